@@ -1,0 +1,30 @@
+"""All tables; importing this module registers them on SQLModel.metadata."""
+
+from kb_service.models.audit import AuditLog, ChangeKind, ChangeLog, ChangeOp
+from kb_service.models.departments import Department, DepartmentLevel
+from kb_service.models.documents import Document, DocumentStatus, DocumentVersion, Passage
+from kb_service.models.entries import Entry, EntryContent, EntryStatus, EntryVersion, SourceRef
+from kb_service.models.queries import QueryLog
+from kb_service.models.users import ApiToken, Role, User
+
+__all__ = [
+    "ApiToken",
+    "AuditLog",
+    "ChangeKind",
+    "ChangeLog",
+    "ChangeOp",
+    "Department",
+    "DepartmentLevel",
+    "Document",
+    "DocumentStatus",
+    "DocumentVersion",
+    "Entry",
+    "EntryContent",
+    "EntryStatus",
+    "EntryVersion",
+    "Passage",
+    "QueryLog",
+    "Role",
+    "SourceRef",
+    "User",
+]

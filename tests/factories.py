@@ -1,0 +1,25 @@
+"""Small builders shared by tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def bearer(token: str) -> dict[str, str]:
+    """Authorization header for a token."""
+    return {"Authorization": f"Bearer {token}"}
+
+
+def content(**over: Any) -> dict[str, Any]:
+    """A valid entry payload (a consultation time-limit answer), with overrides."""
+    data: dict[str, Any] = {
+        "question": "咨询类工单多久答复",
+        "similar_questions": ["咨询的问题几天能回复", "问个事要等多久"],
+        "answer": "您好，一般咨询求助类工单，承办单位会在2个工作日内答复您。",
+        "category": "办理时限",
+        "tags": ["时限"],
+        "sources": [{"doc_no": "青政办〔2022〕57号", "locator": "第十四条（四）"}],
+        "valid_from": "2022-08-02",
+    }
+    data.update(over)
+    return data
