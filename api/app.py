@@ -10,12 +10,14 @@ from fastapi import FastAPI
 
 from api import errors
 from api.limits import BodyLimit
-from api.routes import entries, meta
+from api.routes import documents, entries, meta, suggest
 from kb_service.config import Settings, get_settings
 from kb_service.runtime import Runtime
 
 
-def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, runtime: Runtime | None = None, with_search: bool = True
+) -> FastAPI:
     """Build the app; the runtime (engine, index, model) is made at startup, not import."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     settings = settings or (runtime.settings if runtime else get_settings())
@@ -25,9 +27,14 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         own = runtime is None
         rt = runtime or Runtime.create(settings)
         app.state.runtime = rt
+        if with_search:
+            search = rt.search()  # loads the model (warm-up) and the index before serving
+            search.start()
+            app.state.after_commit = search.notify
         try:
             yield
         finally:
+            app.state.after_commit = None
             if own:
                 rt.close()
 
@@ -43,5 +50,12 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     errors.install(app)
     app.include_router(meta.router)
     app.include_router(entries.router)
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.include_router(suggest.router)
+    app.include_router(documents.router)
+    app.add_middleware(
+        BodyLimit,
+        limit=settings.max_body_bytes,
+        upload_limit=settings.max_upload_bytes,
+        upload_prefixes=("/api/v1/documents",),
+    )
     return app

@@ -170,5 +170,175 @@ def entries_export(
         sys.stdout.write(text)
 
 
+def _print_json(obj: object, *, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(obj, ensure_ascii=False, default=str))
+    else:
+        typer.echo(json.dumps(obj, ensure_ascii=False, indent=2, default=str))
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="文件或目录：txt/md/docx/pdf/xlsx/csv/jsonl")],
+    department: Annotated[str | None, typer.Option(help="这些文件所属单位（编码或名称）")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="输出单行 JSON 报告")] = False,
+    index: Annotated[bool, typer.Option(help="导入后立即更新检索索引（含向量化）")] = True,
+) -> None:
+    """导入政策文件：切分为文件、条款段落，识别新版本；报告接受和拒绝的输入。"""
+    from ingestion.pipeline import ingest_paths
+    from kb_service import bootstrap
+    from kb_service.principals import SYSTEM
+
+    rt = _runtime()
+    try:
+        with session_scope(rt.engine) as session:
+            bootstrap.seed_departments(session)
+            report = ingest_paths(
+                session, actor=SYSTEM, paths=paths, department=department, progress=not as_json
+            )
+        if index:
+            rt.search(show_progress=not as_json)
+    except KBError as exc:
+        _fail(exc)
+    finally:
+        rt.close()
+    _print_json(report.as_dict(), as_json=as_json)
+    if report.rejected:
+        raise typer.Exit(1)
+
+
+@app.command("documents")
+def documents_list(
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
+) -> None:
+    """列出政策文件：文档编号、文号、标题、发布日期、版本数、状态。"""
+    from kb_service import documents
+
+    rt = _runtime()
+    try:
+        with session_scope(rt.engine) as session:
+            docs = documents.list_documents(session)
+    finally:
+        rt.close()
+    if as_json:
+        typer.echo(json.dumps(docs, ensure_ascii=False))
+        return
+    for d in docs:
+        typer.echo(
+            f"{d['doc_id']}\t{d['doc_no'] or '-'}\t{d['issued'] or '-'}\t"
+            f"v{d['versions']}\t{d['status_label']}\t{d['title']}"
+        )
+
+
+@app.command()
+def repeal(
+    doc_id: Annotated[str, typer.Argument(help="文档编号（doc_id 或文号）")],
+    superseded_by: Annotated[str | None, typer.Option(help="替代它的新文件")] = None,
+    reason: Annotated[str | None, typer.Option(help="原因")] = None,
+) -> None:
+    """将文件标记为废止（或被新文件替代）：其条款不再推荐，引用它的条目标记待复核。"""
+    from kb_service import documents
+    from kb_service.principals import SYSTEM
+
+    rt = _runtime()
+    try:
+        with session_scope(rt.engine) as session:
+            doc = documents.repeal(
+                session, actor=SYSTEM, doc_id=doc_id, superseded_by=superseded_by, reason=reason
+            )
+            out = {"doc_id": doc.doc_id, "status": str(doc.status)}
+        rt.search(show_progress=False)
+    except KBError as exc:
+        _fail(exc)
+    finally:
+        rt.close()
+    typer.echo(json.dumps(out, ensure_ascii=False))
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="查询文本；“-” 表示从标准输入逐行读取")],
+    k: Annotated[int, typer.Option("-k", help="返回条数")] = 5,
+    region: Annotated[str | None, typer.Option(help="来电人所在地区")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON（每个查询一行）")] = False,
+) -> None:
+    """检索答复口径和政策条款（模型只加载一次）。"""
+    from kb_service import suggestions
+
+    rt = _runtime()
+    try:
+        svc = rt.search(show_progress=not as_json)
+        queries = sys.stdin if query == "-" else [query]
+        for line in queries:
+            text = line.strip()
+            if not text:
+                continue
+            with session_scope(rt.engine) as session:
+                try:
+                    out = suggestions.suggest(
+                        session,
+                        search=svc,
+                        calibration=rt.calibration,
+                        text=text,
+                        region=region,
+                        k=k,
+                        record=False,
+                    )
+                except KBError as exc:
+                    out = {"error": exc.code, "detail": exc.message}
+            out.pop("query_id", None)
+            result = {"query": text, **out}
+            if as_json:
+                typer.echo(json.dumps(result, ensure_ascii=False))
+            else:
+                typer.echo(f"# {text}  （可直接答复：{'是' if out.get('answerable') else '否'}）")
+                for n, r in enumerate(out.get("results", []), start=1):
+                    src = r["source"]
+                    typer.echo(
+                        f"{n}. [{r['kind']}] {r['title']}  置信度 {r['confidence']:.2f}"
+                        f"  {r['department'] or ''} {src.get('doc_no') or ''}"
+                        f"{src.get('locator') or ''}"
+                    )
+                    typer.echo(f"   {r['text'][:120]}")
+    finally:
+        rt.close()
+
+
+@app.command()
+def reindex() -> None:
+    """从数据库完整重建检索索引（带进度条）。"""
+    rt = _runtime()
+    try:
+        from kb_service.search import SearchService
+
+        svc = SearchService(engine=rt.engine, encoder=rt.encoder, index_dir=rt.settings.index_dir)
+        svc.cache.load(svc.cache_path)
+        n = svc.rebuild(show_progress=True)
+        typer.echo(json.dumps({"indexed": n, "seq": svc.seq}, ensure_ascii=False))
+    finally:
+        rt.close()
+
+
+@app.command()
+def doctor() -> None:
+    """检查索引与数据库是否一致；不一致时以非零状态退出。"""
+    rt = _runtime()
+    try:
+        report = rt.search(show_progress=True).doctor()
+    finally:
+        rt.close()
+    out = {
+        "ok": report.ok,
+        "index_seq": report.index_seq,
+        "db_seq": report.db_seq,
+        "missing": report.missing,
+        "extra": report.extra,
+        "stale": report.stale,
+    }
+    typer.echo(json.dumps(out, ensure_ascii=False))
+    if not report.ok:
+        raise typer.Exit(1)
+
+
 if __name__ == "__main__":
     app()

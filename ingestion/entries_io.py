@@ -115,7 +115,8 @@ def _rows_from_sheet(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     wb.close()
 
 
-def _sheet_item(row: dict[str, Any]) -> dict[str, Any]:
+def sheet_item(row: dict[str, Any]) -> dict[str, Any]:
+    """One FAQ-sheet row as an entry payload (Chinese headers mapped, lists split)."""
     item: dict[str, Any] = {}
     for key, value in row.items():
         name = HEADERS.get(str(key).strip())
@@ -157,7 +158,7 @@ def read_items(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str | N
         return
     if suffix in (".csv", ".xlsx"):
         for n, row in _rows_from_sheet(path):
-            yield n, _sheet_item(row), None
+            yield n, sheet_item(row), None
         return
     raise KBError("unsupported_format", f"不支持的文件格式“{suffix}”：请使用 JSONL、CSV 或 XLSX")
 

@@ -19,6 +19,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     max_body_bytes: int = Field(default=2_000_000, ge=1024)
+    max_upload_bytes: int = Field(default=25_000_000, ge=1024)
     batch_max_items: int = Field(default=1000, ge=1)
     calendar_file: Path | None = None
     default_region: str = "青海省"

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine
 
 from kb_service.config import Settings
 from kb_service.db import make_engine, migrate
+
+if TYPE_CHECKING:
+    from index.encoders import Encoder
+    from kb_service.search import SearchService
+    from kb_service.suggestions import Calibration
 
 
 @dataclass
@@ -18,13 +25,16 @@ class Runtime:
 
     settings: Settings
     engine: Engine
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    encoder_factory: Callable[[], Encoder] | None = None
+    _lock: threading.RLock = field(default_factory=threading.RLock)
     _calendar: Any = None
+    _encoder: Any = None
     _search: Any = None
 
     @classmethod
     def create(cls, settings: Settings, *, migrate_db: bool = True) -> Runtime:
         """Make the engine (and bring the schema up to date)."""
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         engine = make_engine(settings.db_url)
         if migrate_db:
@@ -42,9 +52,60 @@ class Runtime:
                 self._calendar = WorkCalendar.from_file(path) if path else WorkCalendar()
             return self._calendar
 
+    @property
+    def encoder(self) -> Encoder:
+        """The embedding model (bundled e5-small unless KB_EMBEDDING_MODEL names a folder)."""
+        with self._lock:
+            if self._encoder is None:
+                if self.encoder_factory is not None:
+                    self._encoder = self.encoder_factory()
+                else:
+                    from index.encoders import load_encoder
+
+                    self._encoder = load_encoder(
+                        self.settings.embedding_model, self.settings.models_dir
+                    )
+                if self.settings.warm_up and hasattr(self._encoder, "warm_up"):
+                    self._encoder.warm_up()
+            return self._encoder  # type: ignore[no-any-return]
+
+    @property
+    def calibration(self) -> Calibration:
+        """Answerable threshold for the configured encoder."""
+        from kb_service.suggestions import Calibration
+
+        s = self.settings
+        threshold = s.answer_threshold
+        if s.embedding_model is not None and s.answer_threshold_custom is not None:
+            threshold = s.answer_threshold_custom
+        return Calibration(threshold=threshold)
+
+    def search(self, *, show_progress: bool = True) -> SearchService:
+        """The index, loaded from its snapshot (or rebuilt) and caught up with the database."""
+        with self._lock:
+            if self._search is None:
+                from kb_service.search import SearchService
+
+                svc = SearchService(
+                    engine=self.engine, encoder=self.encoder, index_dir=self.settings.index_dir
+                )
+                svc.open(show_progress=show_progress)
+                self._search = svc
+            return self._search  # type: ignore[no-any-return]
+
+    @property
+    def search_ready(self) -> bool:
+        """Whether the index has been opened."""
+        return self._search is not None
+
+    def close_search(self) -> None:
+        """Stop the index replayer and save its snapshot."""
+        with self._lock:
+            if self._search is not None:
+                self._search.close()
+                self._search = None
+
     def close(self) -> None:
-        """Release the engine and stop background work."""
-        search = self._search
-        if search is not None and hasattr(search, "close"):
-            search.close()
+        """Save the index snapshot and release the engine."""
+        self.close_search()
         self.engine.dispose()

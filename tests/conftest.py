@@ -107,8 +107,10 @@ def engine(
 
 @pytest.fixture
 def runtime(settings: Settings, engine: Engine) -> Runtime:
-    """A runtime over the test database."""
-    return Runtime(settings=settings, engine=engine)
+    """A runtime over the test database, with the fast fake encoder."""
+    from index.encoders import FakeEncoder
+
+    return Runtime(settings=settings, engine=engine, encoder_factory=lambda: FakeEncoder(128))
 
 
 @pytest.fixture
@@ -137,6 +139,7 @@ def client(runtime: Runtime, seeded: Engine) -> Iterator[TestClient]:
     app = create_app(runtime.settings, runtime=runtime)
     with TestClient(app) as c:
         yield c
+    runtime.close_search()
 
 
 @pytest.fixture
