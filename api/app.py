@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from api import errors
 from api.limits import BodyLimit
-from api.routes import documents, entries, meta, suggest
+from api.routes import documents, entries, meta, suggest, tickets
 from kb_service.config import Settings, get_settings
 from kb_service.runtime import Runtime
 
@@ -52,6 +52,7 @@ def create_app(
     app.include_router(entries.router)
     app.include_router(suggest.router)
     app.include_router(documents.router)
+    app.include_router(tickets.router)
     app.add_middleware(
         BodyLimit,
         limit=settings.max_body_bytes,

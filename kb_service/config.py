@@ -31,6 +31,14 @@ class Settings(BaseSettings):
     answer_threshold: float = 0.86
     answer_threshold_custom: float | None = None
     warm_up: bool = True
+    # Ticket core: "embedded" (tickets handled in this service) or "http" (delivered to
+    # ticket_core_url through the outbox, HMAC-signed with ticket_core_secret).
+    ticket_core: str = "embedded"
+    ticket_core_url: str | None = None
+    ticket_core_secret: str | None = None
+    dispatch_max_attempts: int = Field(default=8, ge=1)
+    # Use the encoder for `similar_to` routing conditions.
+    routing_similarity: bool = True
     load_demo: bool = True
 
     @property

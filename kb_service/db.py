@@ -16,9 +16,22 @@ from sqlmodel import Session, create_engine
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
+_frozen: datetime | None = None
+
+
 def utcnow() -> datetime:
-    """Now, timezone-aware UTC."""
+    """Now, timezone-aware UTC (or the frozen instant set by `freeze`, for simulations)."""
+    if _frozen is not None:
+        return _frozen
     return datetime.now(UTC)
+
+
+def freeze(at: datetime | None) -> None:
+    """Pin `utcnow()` to `at` (None unfreezes); used by scenario tests and replays."""
+    global _frozen
+    if at is not None and at.tzinfo is None:
+        raise ValueError("freeze() needs a timezone-aware datetime")
+    _frozen = at.astimezone(UTC) if at is not None else None
 
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):

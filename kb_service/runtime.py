@@ -30,6 +30,9 @@ class Runtime:
     _calendar: Any = None
     _encoder: Any = None
     _search: Any = None
+    _rules: Any = None
+    _tokenizer: Any = None
+    _similarity: Any = None
 
     @classmethod
     def create(cls, settings: Settings, *, migrate_db: bool = True) -> Runtime:
@@ -97,6 +100,42 @@ class Runtime:
     def search_ready(self) -> bool:
         """Whether the index has been opened."""
         return self._search is not None
+
+    @property
+    def rules_cache(self) -> Any:
+        """The routing rules in force (cached per saved version)."""
+        with self._lock:
+            if self._rules is None:
+                from kb_service.intake import RulesCache
+
+                self._rules = RulesCache()
+            return self._rules
+
+    def tokenize(self, text: str) -> list[str]:
+        """jieba tokens with the hotline dictionary (shared instance)."""
+        with self._lock:
+            if self._tokenizer is None:
+                from index.tokenize import Tokenizer
+
+                self._tokenizer = Tokenizer()
+        return self._tokenizer.tokens(text)  # type: ignore[no-any-return]
+
+    def similarity(self) -> Any:
+        """Routing's `similar_to` evaluator on the encoder (None when disabled)."""
+        if not self.settings.routing_similarity:
+            return None
+        with self._lock:
+            if self._similarity is None:
+                from kb_service.intake import make_similarity
+
+                self._similarity = make_similarity(self.encoder.encode_queries)
+            return self._similarity
+
+    def ticket_core(self) -> Any:
+        """The configured ticket core adapter."""
+        from kb_service.tickets import core_for
+
+        return core_for(self.settings.ticket_core)
 
     def close_search(self) -> None:
         """Stop the index replayer and save its snapshot."""

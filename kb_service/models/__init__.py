@@ -5,6 +5,15 @@ from kb_service.models.departments import Department, DepartmentLevel
 from kb_service.models.documents import Document, DocumentStatus, DocumentVersion, Passage
 from kb_service.models.entries import Entry, EntryContent, EntryStatus, EntryVersion, SourceRef
 from kb_service.models.queries import QueryLog
+from kb_service.models.tickets import (
+    IntakeLog,
+    Outbox,
+    OutboxStatus,
+    RuleSetVersion,
+    Ticket,
+    TicketEvent,
+    TicketStatus,
+)
 from kb_service.models.users import ApiToken, Role, User
 
 __all__ = [
@@ -22,9 +31,16 @@ __all__ = [
     "EntryContent",
     "EntryStatus",
     "EntryVersion",
+    "IntakeLog",
+    "Outbox",
+    "OutboxStatus",
     "Passage",
     "QueryLog",
     "Role",
+    "RuleSetVersion",
     "SourceRef",
+    "Ticket",
+    "TicketEvent",
+    "TicketStatus",
     "User",
 ]
