@@ -7,10 +7,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from api import errors
 from api.limits import BodyLimit
-from api.routes import documents, entries, meta, suggest, tickets
+from api.pages import routes as pages
+from api.routes import documents, entries, freshness, meta, suggest, tickets
 from kb_service.config import Settings, get_settings
 from kb_service.runtime import Runtime
 
@@ -31,10 +33,15 @@ def create_app(
             search = rt.search()  # loads the model (warm-up) and the index before serving
             search.start()
             app.state.after_commit = search.notify
+        dispatcher = rt.dispatcher()
+        if dispatcher is not None:
+            dispatcher.start()
         try:
             yield
         finally:
             app.state.after_commit = None
+            if dispatcher is not None:
+                dispatcher.close()
             if own:
                 rt.close()
 
@@ -53,6 +60,9 @@ def create_app(
     app.include_router(suggest.router)
     app.include_router(documents.router)
     app.include_router(tickets.router)
+    app.include_router(freshness.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(packages=[("api", "static")]), name="static")
     app.add_middleware(
         BodyLimit,
         limit=settings.max_body_bytes,

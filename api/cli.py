@@ -340,5 +340,40 @@ def doctor() -> None:
         raise typer.Exit(1)
 
 
+@app.command()
+def report(
+    month: Annotated[str | None, typer.Option(help="月报，如 2026-10")] = None,
+    quarter: Annotated[str | None, typer.Option(help="季报，如 2026-Q4")] = None,
+    year: Annotated[str | None, typer.Option(help="年报，如 2026")] = None,
+    format: Annotated[str, typer.Option("--format", help="json、xlsx 或 html")] = "json",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="输出文件")] = None,
+) -> None:
+    """生成知识库运行情况月报、季报或年报（第二十七条），含各单位知识库更新率等指标。"""
+    chosen = [p for p in (month, quarter, year) if p]
+    if len(chosen) != 1:
+        typer.echo("请且只能指定 --month、--quarter、--year 之一", err=True)
+        raise typer.Exit(2)
+    from api.routes.freshness import build_report
+    from kb_service import reports
+
+    rt = _runtime()
+    try:
+        with session_scope(rt.engine) as session:
+            body, _ = reports.render(build_report(session, runtime=rt, period=chosen[0]), format)
+    except KBError as exc:
+        _fail(exc)
+    finally:
+        rt.close()
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_bytes(body)
+        typer.echo(json.dumps({"written": str(output)}, ensure_ascii=False))
+    elif format == "xlsx":
+        typer.echo("XLSX 为二进制格式，请用 --output 指定输出文件", err=True)
+        raise typer.Exit(2)
+    else:
+        sys.stdout.write(body.decode("utf-8") + "\n")
+
+
 if __name__ == "__main__":
     app()

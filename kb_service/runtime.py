@@ -87,7 +87,12 @@ class Runtime:
         """The index, loaded from its snapshot (or rebuilt) and caught up with the database."""
         with self._lock:
             if self._search is None:
+                import faiss
+
                 from kb_service.search import SearchService
+
+                # One query at a time is faster single-threaded (measured in bench/bench_index.py).
+                faiss.omp_set_num_threads(1)
 
                 svc = SearchService(
                     engine=self.engine, encoder=self.encoder, index_dir=self.settings.index_dir
@@ -136,6 +141,27 @@ class Runtime:
         from kb_service.tickets import core_for
 
         return core_for(self.settings.ticket_core)
+
+    def dispatcher(self) -> Any:
+        """The outbox dispatcher for the HTTP ticket core (None for the embedded core)."""
+        s = self.settings
+        if s.ticket_core != "http":
+            return None
+        if not s.ticket_core_url or not s.ticket_core_secret:
+            from kb_service.errors import Unavailable
+
+            raise Unavailable(
+                "ticket_core_not_configured",
+                "工单系统为 http 时必须配置 KB_TICKET_CORE_URL 和 KB_TICKET_CORE_SECRET",
+            )
+        from kb_service.outbox import Dispatcher
+
+        return Dispatcher(
+            self.engine,
+            url=s.ticket_core_url,
+            secret=s.ticket_core_secret,
+            max_attempts=s.dispatch_max_attempts,
+        )
 
     def close_search(self) -> None:
         """Stop the index replayer and save its snapshot."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -211,6 +212,8 @@ def apply_event(
     at: datetime,
     detail: dict[str, Any] | None = None,
     calendar: WorkCalendar | None = None,
+    refresh_workdays: int = 2,
+    related: Callable[[str, str], Sequence[int]] | None = None,
 ) -> bool:
     """Apply one event (from the embedded core or an inbound HTTP event); False if already seen.
 
@@ -268,6 +271,11 @@ def apply_event(
                 "suggestions": ticket.suggestions,
                 "query_id": ticket.query_id,
             }
+        )
+        from kb_service import freshness  # imports entries; keep tickets importable alone
+
+        freshness.on_ticket_closed(
+            session, ticket=ticket, calendar=calendar, workdays=refresh_workdays, related=related
         )
     elif kind == "callback":
         ticket.callback_at = at

@@ -248,3 +248,35 @@ def routing_returns(session: SessionDep, actor: ActorDep) -> list[dict[str, Any]
     """Tickets sent back as wrong-department, by the rule that routed them."""
     require_role(actor, Role.admin, Role.manager)
     return tickets.returned_by_rule(session)
+
+
+@router.get("/outbox")
+def outbox_status(session: SessionDep, actor: ActorDep) -> dict[str, Any]:
+    """Deliveries waiting and the dead-letter list (admins)."""
+    require_role(actor, Role.admin)
+    from kb_service import outbox
+
+    dead = outbox.dead_letters(session)
+    return {
+        "pending": outbox.pending_count(session),
+        "dead": [
+            {
+                "id": d.id,
+                "idempotency_key": d.idempotency_key,
+                "attempts": d.attempts,
+                "last_error": d.last_error,
+                "created_at": d.created_at.isoformat(),
+            }
+            for d in dead
+        ],
+    }
+
+
+@router.post("/outbox/{outbox_id}/resend")
+def outbox_resend(outbox_id: int, session: SessionDep, actor: ActorDep) -> dict[str, Any]:
+    """Put a dead letter back in the queue (admins)."""
+    require_role(actor, Role.admin)
+    from kb_service import outbox
+
+    row = outbox.resend(session, outbox_id=outbox_id)
+    return {"id": row.id, "status": str(row.status)}

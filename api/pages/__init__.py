@@ -1,0 +1,1 @@
+"""Server-rendered pages: sign-in, the operator sidebar, the department workspace, the dashboard."""
