@@ -21,8 +21,11 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@ $(VENV)/.installed
 
+# The sample corpus (the provincial gazette) is ingested when ../shared is beside the checkout.
+SAMPLE := $(wildcard ../shared/corpus)
+
 run: $(VENV)/.installed
-	$(BIN)/kb serve
+	$(BIN)/kb serve $(if $(SAMPLE),--ingest $(SAMPLE))
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest

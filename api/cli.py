@@ -69,8 +69,11 @@ def serve(
     host: Annotated[str | None, typer.Option(help="监听地址")] = None,
     port: Annotated[int | None, typer.Option(help="端口")] = None,
     demo: Annotated[bool, typer.Option(help="启动前载入演示知识库")] = True,
+    ingest_paths: Annotated[
+        list[Path] | None, typer.Option("--ingest", help="启动前导入的政策文件或目录（可重复）")
+    ] = None,
 ) -> None:
-    """初始化数据库并启动 API 服务。"""
+    """初始化数据库（可先导入政策文件）并启动 API 服务；模型和索引在开始服务前就绪。"""
     import uvicorn
 
     from api.app import create_app
@@ -80,6 +83,15 @@ def serve(
     port = port or settings.port
     rt = Runtime.create(settings)
     report = init_runtime(rt, demo=demo and settings.load_demo)
+    if ingest_paths:
+        from ingestion.pipeline import ingest_paths as ingest_files
+        from kb_service.principals import SYSTEM
+
+        with session_scope(rt.engine) as session:
+            ingested = ingest_files(session, actor=SYSTEM, paths=ingest_paths, progress=True)
+        report["ingested"] = {k: v for k, v in ingested.as_dict()["counts"].items() if v} | {
+            "unchanged": sum(1 for d in ingested.documents if d["outcome"] == "unchanged")
+        }
     base = f"http://{host}:{port}"
     typer.echo(f"数据库：{settings.db_url}")
     typer.echo(f"初始化：{json.dumps(report, ensure_ascii=False)}")
@@ -302,6 +314,152 @@ def search(
                     typer.echo(f"   {r['text'][:120]}")
     finally:
         rt.close()
+
+
+@app.command()
+def route(
+    text: Annotated[str, typer.Argument(help="来电内容；“-” 表示从标准输入逐行读取")],
+    at: Annotated[str | None, typer.Option(help="受理时间 ISO 8601，默认现在")] = None,
+    region: Annotated[str | None, typer.Option(help="来电人所在地区")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON（每条一行）")] = False,
+) -> None:
+    """给出受理决定：直接答复、转紧急热线、不予受理或建单（类型、承办单位、办理时限）。"""
+    from datetime import datetime
+
+    from kb_service import intake
+
+    rt = _runtime()
+    try:
+        svc = rt.search(show_progress=not as_json)
+        when = datetime.fromisoformat(at) if at else None
+        lines = sys.stdin if text == "-" else [text]
+        for line in lines:
+            item = line.strip()
+            if not item:
+                continue
+            with session_scope(rt.engine) as session:
+                try:
+                    out = intake.route(
+                        session,
+                        search=svc,
+                        calibration=rt.calibration,
+                        rules_cache=rt.rules_cache,
+                        core=rt.ticket_core(),
+                        text=item,
+                        at=when,
+                        region=region,
+                        create_ticket=False,
+                        calendar=rt.calendar,
+                        similarity=rt.similarity(),
+                        tokenize=rt.tokenize,
+                    )
+                except KBError as exc:
+                    out = {"error": exc.code, "detail": exc.message}
+                session.rollback()  # a dry decision: nothing is logged from the CLI
+            result = {
+                "text": item,
+                "action": out.get("action"),
+                "divert_to": out.get("divert_to"),
+                "reason": out.get("reason") or out.get("say"),
+                "ticket": out.get("ticket"),
+                "suggestions": [
+                    {
+                        "id": r["id"],
+                        "kind": r["kind"],
+                        "title": r["title"],
+                        "confidence": r["confidence"],
+                    }
+                    for r in out.get("suggestions", [])
+                ],
+                **({"error": out["error"], "detail": out["detail"]} if "error" in out else {}),
+            }
+            typer.echo(
+                json.dumps(result, ensure_ascii=False, default=str, indent=None if as_json else 2)
+            )
+    finally:
+        rt.close()
+
+
+tickets_app = typer.Typer(help="内置工单系统", no_args_is_help=True)
+app.add_typer(tickets_app, name="tickets")
+
+
+@tickets_app.command("list")
+def tickets_list(
+    department: Annotated[str | None, typer.Option(help="单位编码")] = None,
+    status: Annotated[str | None, typer.Option(help="状态")] = None,
+) -> None:
+    """列出工单（最新在前）。"""
+    from kb_service import tickets
+    from kb_service.principals import SYSTEM
+
+    rt = _runtime()
+    try:
+        with session_scope(rt.engine) as session:
+            rows = [
+                tickets.to_public(session, t)
+                for t in tickets.list_tickets(
+                    session, actor=SYSTEM, department=department, status=status
+                )
+            ]
+    except KBError as exc:
+        _fail(exc)
+    finally:
+        rt.close()
+    for t in rows:
+        typer.echo(json.dumps(t, ensure_ascii=False))
+
+
+@tickets_app.command("act")
+def tickets_act(
+    ticket_no: Annotated[str, typer.Argument(help="工单号")],
+    action: Annotated[str, typer.Argument(help="accept | return | extend | close | callback")],
+    reason: Annotated[str | None, typer.Option(help="退回依据和改派意见")] = None,
+    workdays: Annotated[int | None, typer.Option(help="延期工作日数（≤10）")] = None,
+    result: Annotated[str | None, typer.Option(help="办理结果")] = None,
+    satisfaction: Annotated[str | None, typer.Option(help="回访满意度")] = None,
+) -> None:
+    """以系统身份处理内置工单：受理、退回、延期、办结、回访。"""
+    from kb_service import tickets
+    from kb_service.principals import SYSTEM
+
+    kinds = {
+        "accept": "accepted",
+        "return": "returned",
+        "extend": "extended",
+        "close": "closed",
+        "callback": "callback",
+    }
+    rt = _runtime()
+    try:
+        if action not in kinds:
+            raise KBError("action_invalid", f"未知的工单操作“{action}”")
+        detail = {
+            k: v
+            for k, v in {
+                "reason": reason,
+                "workdays": workdays,
+                "result": result,
+                "satisfaction": satisfaction,
+            }.items()
+            if v is not None
+        }
+        with session_scope(rt.engine) as session:
+            t = tickets.act(
+                session,
+                refresh_workdays=rt.settings.refresh_workdays,
+                actor=SYSTEM,
+                ticket_no=ticket_no,
+                kind=kinds[action],
+                detail=detail,
+                calendar=rt.calendar,
+            )
+            out = tickets.to_public(session, t)
+    except KBError as exc:
+        _fail(exc)
+    finally:
+        rt.close()
+    typer.echo(json.dumps(out, ensure_ascii=False))
 
 
 @app.command()

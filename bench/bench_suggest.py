@@ -63,7 +63,9 @@ def current_rss_mb() -> float:
 
 def synth_entries(n: int) -> list[dict]:
     """n realistic entries from the service catalogue (and ncp titles), deterministic."""
-    items = [json.loads(x) for x in (SHARED / "zhongshan_service_items.jsonl").open(encoding="utf-8")]
+    items = [
+        json.loads(x) for x in (SHARED / "zhongshan_service_items.jsonl").open(encoding="utf-8")
+    ]
     rng = random.Random(7)
     out = []
     i = 0
@@ -75,30 +77,45 @@ def synth_entries(n: int) -> list[dict]:
         ask = ASKS[(i + variant) % len(ASKS)]
         q = f"{region}{name}{ask}"
         mats = "、".join(it.get("material_intro") or [])[:120]
-        answer = (f"您好，{name}由{it['DEPT_NAME']}办理，法定时限{it.get('handle_time', '')}，"
-                  f"承诺时限{it.get('handle_time_limit', '')}。需要材料：{mats or '请咨询窗口'}。"
-                  f"{(it.get('handle_location') or '')[:60]}")
-        out.append({"question": q, "similar": [f"{name}{rng.choice(ASKS)}"], "answer": answer,
-                    "region": region or "青海省", "category": it.get("TASK_TYPE_TEXT") or ""})
+        answer = (
+            f"您好，{name}由{it['DEPT_NAME']}办理，法定时限{it.get('handle_time', '')}，"
+            f"承诺时限{it.get('handle_time_limit', '')}。需要材料：{mats or '请咨询窗口'}。"
+            f"{(it.get('handle_location') or '')[:60]}"
+        )
+        out.append(
+            {
+                "question": q,
+                "similar": [f"{name}{rng.choice(ASKS)}"],
+                "answer": answer,
+                "region": region or "青海省",
+                "category": it.get("TASK_TYPE_TEXT") or "",
+            }
+        )
         i += 1
     return out
 
 
 def queries(n: int) -> list[str]:
     """Caller-style queries: ncp citizen questions plus colloquial service questions."""
-    qs = [json.loads(x)["question"] for x in (SHARED / "ncp_policy" / "questions.jsonl")
-          .open(encoding="utf-8")]
-    items = [json.loads(x) for x in (SHARED / "zhongshan_service_items.jsonl").open(encoding="utf-8")]
+    qs = [
+        json.loads(x)["question"]
+        for x in (SHARED / "ncp_policy" / "questions.jsonl").open(encoding="utf-8")
+    ]
+    items = [
+        json.loads(x) for x in (SHARED / "zhongshan_service_items.jsonl").open(encoding="utf-8")
+    ]
     rng = random.Random(3)
-    mixed = [rng.choice(qs) if k % 2 else f"请问{rng.choice(items)['TASK_NAME']}要带什么"
-             for k in range(n)]
+    mixed = [
+        rng.choice(qs) if k % 2 else f"请问{rng.choice(items)['TASK_NAME']}要带什么"
+        for k in range(n)
+    ]
     return mixed
 
 
 def pct(values: list[float], p: float) -> float:
     """Percentile (ms)."""
     s = sorted(values)
-    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))] * 1000
+    return s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))] * 1000
 
 
 def load_db(rt: Runtime, entries: list[dict]) -> None:
@@ -110,27 +127,72 @@ def load_db(rt: Runtime, entries: list[dict]) -> None:
     batch = 5000
     with rt.engine.begin() as conn:
         for start in range(0, len(entries), batch):
-            chunk = entries[start:start + batch]
+            chunk = entries[start : start + batch]
             rows = []
             for k, e in enumerate(chunk, start=start + 1):
-                data = {"question": e["question"], "similar_questions": e["similar"],
-                        "answer": e["answer"], "region": e["region"], "category": e["category"],
-                        "tags": [], "sources": [], "valid_from": None, "valid_to": None,
-                        "review_interval_days": None}
-                rows.append({"id": k, "department_id": dept_id, "external_id": f"b{k}",
-                             "status": "published", "version": 1, "live_version": 1,
-                             "content_hash": hash_content(data), "needs_review": False,
-                             "created_at": now, "updated_at": now, "published_at": now,
-                             "last_reviewed_at": now, **data})
+                data = {
+                    "question": e["question"],
+                    "similar_questions": e["similar"],
+                    "answer": e["answer"],
+                    "region": e["region"],
+                    "category": e["category"],
+                    "tags": [],
+                    "sources": [],
+                    "valid_from": None,
+                    "valid_to": None,
+                    "review_interval_days": None,
+                }
+                rows.append(
+                    {
+                        "id": k,
+                        "department_id": dept_id,
+                        "external_id": f"b{k}",
+                        "status": "published",
+                        "version": 1,
+                        "live_version": 1,
+                        "content_hash": hash_content(data),
+                        "needs_review": False,
+                        "created_at": now,
+                        "updated_at": now,
+                        "published_at": now,
+                        "last_reviewed_at": now,
+                        **data,
+                    }
+                )
             conn.execute(insert(Entry), rows)
-            conn.execute(insert(EntryVersion), [
-                {"entry_id": r["id"], "version": 1, "status": "published", "action": "push",
-                 "content_hash": r["content_hash"], "at": now,
-                 **{f: r[f] for f in ("question", "similar_questions", "answer", "region",
-                                      "category", "tags", "sources", "valid_from", "valid_to",
-                                      "review_interval_days")}} for r in rows])
-            conn.execute(insert(ChangeLog), [{"kind": "entry", "entity_id": r["id"],
-                                              "op": "upsert", "at": now} for r in rows])
+            conn.execute(
+                insert(EntryVersion),
+                [
+                    {
+                        "entry_id": r["id"],
+                        "version": 1,
+                        "status": "published",
+                        "action": "push",
+                        "content_hash": r["content_hash"],
+                        "at": now,
+                        **{
+                            f: r[f]
+                            for f in (
+                                "question",
+                                "similar_questions",
+                                "answer",
+                                "region",
+                                "category",
+                                "tags",
+                                "sources",
+                                "valid_from",
+                                "valid_to",
+                                "review_interval_days",
+                            )
+                        },
+                    }
+                    for r in rows
+                ],
+            )
+            conn.execute(
+                insert(ChangeLog),
+                [{"kind": "entry", "entity_id": r["id"], "op": "upsert", "at": now} for r in rows],
+            )
 
 
 def real_vectors(rt: Runtime, texts: list[str], name: str) -> tuple[np.ndarray, dict]:
@@ -150,14 +212,21 @@ def real_vectors(rt: Runtime, texts: list[str], name: str) -> tuple[np.ndarray, 
     vecs = svc_cache.encode([passage_text(d) for d in docs])
     idx.upsert(docs, vectors=vecs)
     ours = time.perf_counter() - t0
-    print(f"bulk indexing {len(sample)} texts: ours {len(sample) / ours:.1f}/s vs raw "
-          f"model.encode {len(sample) / raw:.1f}/s → ratio {raw / ours:.3f}", flush=True)
+    print(
+        f"bulk indexing {len(sample)} texts: ours {len(sample) / ours:.1f}/s vs raw "
+        f"model.encode {len(sample) / raw:.1f}/s → ratio {raw / ours:.3f}",
+        flush=True,
+    )
     t0 = time.perf_counter()
     all_vecs = rt.encoder.encode_passages(texts, show_progress=True)
     enc_s = time.perf_counter() - t0
     np.save(path, all_vecs)
-    return all_vecs, {"bulk_ratio": raw / ours, "raw_per_s": len(sample) / raw,
-                      "ours_per_s": len(sample) / ours, "encode_all_s": enc_s}
+    return all_vecs, {
+        "bulk_ratio": raw / ours,
+        "raw_per_s": len(sample) / raw,
+        "ours_per_s": len(sample) / ours,
+        "encode_all_s": enc_s,
+    }
 
 
 def serve(rt: Runtime, port: int) -> threading.Thread:
@@ -180,8 +249,15 @@ def serve(rt: Runtime, port: int) -> threading.Thread:
     return th
 
 
-def bench_size(n: int, base_vecs: np.ndarray, entries_all: list[dict], qs: list[str],
-               rt_model: Runtime, report: dict, port: int) -> None:
+def bench_size(
+    n: int,
+    base_vecs: np.ndarray,
+    entries_all: list[dict],
+    qs: list[str],
+    rt_model: Runtime,
+    report: dict,
+    port: int,
+) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=f"kb-bench-{n}-"))
     settings = Settings(data_dir=tmp, load_demo=False, warm_up=False)
     rt = Runtime.create(settings)
@@ -191,8 +267,10 @@ def bench_size(n: int, base_vecs: np.ndarray, entries_all: list[dict], qs: list[
         vecs = base_vecs[:n]
     else:  # see the module docstring: perturbed copies of the real vectors
         rng = np.random.default_rng(11)
-        reps = [base_vecs] + [base_vecs + rng.normal(0, 0.02, base_vecs.shape).astype(np.float32)
-                              for _ in range(n // len(base_vecs))]
+        reps = [base_vecs] + [
+            base_vecs + rng.normal(0, 0.02, base_vecs.shape).astype(np.float32)
+            for _ in range(n // len(base_vecs))
+        ]
         vecs = np.vstack(reps)[:n]
         vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
     t0 = time.perf_counter()
@@ -279,21 +357,37 @@ def main() -> None:
     enc = rt_model.encoder
     entries = synth_entries(max(args.sizes))
     n_real = min(args.real, max(args.sizes))
-    texts = [passage_text(IndexDoc(id=i, kind="entry", title=e["question"], text=e["answer"],
-                                   questions=[e["question"], *e["similar"]]))
-             for i, e in enumerate(entries[:n_real])]
+    texts = [
+        passage_text(
+            IndexDoc(
+                id=i,
+                kind="entry",
+                title=e["question"],
+                text=e["answer"],
+                questions=[e["question"], *e["similar"]],
+            )
+        )
+        for i, e in enumerate(entries[:n_real])
+    ]
     base, bulk = real_vectors(rt_model, texts, "entries")
     qs = queries(args.queries)
     # Encoder throughput on ~300-char passages → GFLOP/s vs the CPU's fp32 peak (157 GFLOP/s).
-    ncp = [json.loads(x)["text"][:300] for x in (SHARED / "ncp_policy" / "docs.jsonl")
-           .open(encoding="utf-8")][:128]
+    ncp = [
+        json.loads(x)["text"][:300]
+        for x in (SHARED / "ncp_policy" / "docs.jsonl").open(encoding="utf-8")
+    ][:128]
     enc.encode_passages(ncp[:8])
     t0 = time.perf_counter()
     enc.encode_passages(ncp)
     per_s = len(ncp) / (time.perf_counter() - t0)
     gflops = per_s * 8.4
-    report: dict = {"encoder": enc.name, "chunks_per_s_300chars": per_s,
-                    "gflops": gflops, "share_of_peak": gflops / 157, **bulk}
+    report: dict = {
+        "encoder": enc.name,
+        "chunks_per_s_300chars": per_s,
+        "gflops": gflops,
+        "share_of_peak": gflops / 157,
+        **bulk,
+    }
     print(json.dumps(report, ensure_ascii=False), flush=True)
     for k, n in enumerate(args.sizes):
         bench_size(n, base, entries, qs, rt_model, report, 18600 + k)

@@ -85,17 +85,22 @@ class Corpus:
 
     def open(self) -> SearchService:
         t0 = time.perf_counter()
-        svc = SearchService(engine=self.rt.engine, encoder=self.rt.encoder,
-                            index_dir=self.rt.settings.index_dir)
+        svc = SearchService(
+            engine=self.rt.engine, encoder=self.rt.encoder, index_dir=self.rt.settings.index_dir
+        )
         svc.cache_path = DATA / f"vectors-{self.rt.encoder.name.replace('/', '_')}.npz"
         svc.open(show_progress=True)
         svc.cache.save(svc.cache_path)
-        print(f"[{self.name}] index ready: {len(svc.index)} items in "
-              f"{time.perf_counter() - t0:.1f}s (cache hits {svc.cache.hits}, "
-              f"misses {svc.cache.misses})", flush=True)
+        print(
+            f"[{self.name}] index ready: {len(svc.index)} items in "
+            f"{time.perf_counter() - t0:.1f}s (cache hits {svc.cache.hits}, "
+            f"misses {svc.cache.misses})",
+            flush=True,
+        )
         with Session(self.rt.engine) as s:
-            for p, d in s.exec(select(Passage, Document).join(
-                    Document, Document.id == Passage.document_id)).all():
+            for p, d in s.exec(
+                select(Passage, Document).join(Document, Document.id == Passage.document_id)
+            ).all():
                 key = PASSAGE_BASE + (p.id or 0)
                 self.text[key] = p.text
                 self.doc[key] = d.doc_id
@@ -128,33 +133,48 @@ def make_runtime(tmp: Path, *, model: str | None) -> Runtime:
 
 def eval_gazette(rt: Runtime) -> tuple[dict[str, dict[str, float]], Corpus]:
     corpus = Corpus("gazette", rt)
-    corpus.ingest([SHARED / "corpus" / "qinghai-gazette-2022-15.md",
-                   SHARED / "corpus" / "qinghai-e-license-plan-2022-58.txt"])
+    corpus.ingest(
+        [
+            SHARED / "corpus" / "qinghai-gazette-2022-15.md",
+            SHARED / "corpus" / "qinghai-e-license-plan-2022-58.txt",
+        ]
+    )
     corpus.open()
-    qs = [json.loads(x) for x in (EVAL / "gazette_questions.jsonl").read_text("utf-8")
-          .splitlines() if x.strip()]
+    qs = [
+        json.loads(x)
+        for x in (EVAL / "gazette_questions.jsonl").read_text("utf-8").splitlines()
+        if x.strip()
+    ]
     out = {}
     for name, rank in corpus.rankers().items():
         ranks = []
         for q in qs:
             gold = [norm(g) for g in q["gold"]]
             ids = rank(q["query"], 10)
-            ranks.append(first_rank(ids, lambda i, g=gold: any(x in norm(corpus.text.get(i, ""))
-                                                                 for x in g)))
+            ranks.append(
+                first_rank(ids, lambda i, g=gold: any(x in norm(corpus.text.get(i, "")) for x in g))
+            )
         out[name] = scores(ranks)
     return out, corpus
 
 
-def eval_ncp(rt: Runtime, *, limit: int | None) -> tuple[dict[str, dict[str, float]], Corpus,
-                                                          list[dict]]:
+def eval_ncp(
+    rt: Runtime, *, limit: int | None
+) -> tuple[dict[str, dict[str, float]], Corpus, list[dict]]:
     corpus = Corpus("ncp", rt)
     docs_path = EVAL / "ncp_policy" / "docs.jsonl"
-    qs = [json.loads(x) for x in (EVAL / "ncp_policy" / "questions.jsonl").read_text("utf-8")
-          .splitlines() if x.strip()]
+    qs = [
+        json.loads(x)
+        for x in (EVAL / "ncp_policy" / "questions.jsonl").read_text("utf-8").splitlines()
+        if x.strip()
+    ]
     if limit:
         keep = {q["doc_id"] for q in qs[:limit]}
-        lines = [x for x in docs_path.read_text("utf-8").splitlines()
-                 if x.strip() and json.loads(x)["doc_id"] in keep]
+        lines = [
+            x
+            for x in docs_path.read_text("utf-8").splitlines()
+            if x.strip() and json.loads(x)["doc_id"] in keep
+        ]
         docs_path = DATA / "ncp_subset.jsonl"
         docs_path.write_text("\n".join(lines) + "\n", "utf-8")
         qs = qs[:limit]
@@ -190,8 +210,11 @@ def auc(scores_: np.ndarray, labels: np.ndarray) -> float:
 def eval_lcqmc(rt: Runtime, *, limit: int | None) -> tuple[float, float, list[str]]:
     from index.tokenize import Tokenizer
 
-    rows = [line.split("\t") for line in (EVAL / "lcqmc_dev.tsv").read_text("utf-8")
-            .splitlines() if line.count("\t") == 2]
+    rows = [
+        line.split("\t")
+        for line in (EVAL / "lcqmc_dev.tsv").read_text("utf-8").splitlines()
+        if line.count("\t") == 2
+    ]
     if limit:
         rows = rows[:limit]
     q1 = [r[0] for r in rows]
@@ -200,8 +223,9 @@ def eval_lcqmc(rt: Runtime, *, limit: int | None) -> tuple[float, float, list[st
     t0 = time.perf_counter()
     v1 = rt.encoder.encode_queries(q1)
     v2 = rt.encoder.encode_queries(q2)
-    print(f"[lcqmc] encoded {2 * len(rows)} questions in {time.perf_counter() - t0:.1f}s",
-          flush=True)
+    print(
+        f"[lcqmc] encoded {2 * len(rows)} questions in {time.perf_counter() - t0:.1f}s", flush=True
+    )
     cos = (v1 * v2).sum(axis=1)
     tok = Tokenizer()
     jac = []
@@ -229,9 +253,12 @@ def calibrate(rt: Runtime, corpus: Corpus, positives: list[str], negatives: list
         fn = float((pos < t).sum())
         f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
         if f1 > best["f1"]:
-            best = {"threshold": round(float(t), 4), "f1": round(f1, 4),
-                    "precision": round(tp / (tp + fp), 4) if tp + fp else 0.0,
-                    "recall": round(tp / (tp + fn), 4)}
+            best = {
+                "threshold": round(float(t), 4),
+                "f1": round(f1, 4),
+                "precision": round(tp / (tp + fp), 4) if tp + fp else 0.0,
+                "recall": round(tp / (tp + fn), 4),
+            }
     best["positives"] = len(positives)
     best["negatives"] = len(negatives)
     best["pos_median"] = round(float(np.median(pos)), 4)
@@ -243,8 +270,9 @@ def table(results: dict[str, dict[str, float]]) -> str:
     lines = ["| set | method | R@1 | R@5 | MRR@10 |", "| --- | --- | --- | --- | --- |"]
     for key, s in results.items():
         dataset, method = key.split("|")
-        lines.append(f"| {dataset} | {method} | {s['R@1']:.3f} | {s['R@5']:.3f} | "
-                     f"{s['MRR@10']:.3f} |")
+        lines.append(
+            f"| {dataset} | {method} | {s['R@1']:.3f} | {s['R@5']:.3f} | {s['MRR@10']:.3f} |"
+        )
     return "\n".join(lines)
 
 
@@ -254,8 +282,7 @@ def write_doc(text: str) -> None:
     body = path.read_text("utf-8") if path.exists() else "# Benchmarks\n"
     block = f"{start}\n{text}\n{end}"
     if start in body:
-        body = re.sub(re.escape(start) + r".*?" + re.escape(end), lambda _: block, body,
-                      flags=re.S)
+        body = re.sub(re.escape(start) + r".*?" + re.escape(end), lambda _: block, body, flags=re.S)
     else:
         body = body.rstrip() + "\n\n" + block + "\n"
     path.write_text(body, "utf-8")
@@ -276,7 +303,7 @@ def main() -> None:
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         rt_g = make_runtime(Path(tmp) / "gazette", model=args.model)
-        gz, gz_corpus = eval_gazette(rt_g)
+        gz, _ = eval_gazette(rt_g)
         for m, s in gz.items():
             results[f"gazette|{m}"] = s
         rt_n = make_runtime(Path(tmp) / "ncp", model=args.model)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -42,7 +43,7 @@ class FakeEncoder:
     def _one(self, text: str) -> np.ndarray:
         vec = np.zeros(self.dim, dtype=np.float32)
         chars = [c for c in normalize(text) if not c.isspace()]
-        grams = chars + [a + b for a, b in zip(chars, chars[1:], strict=False)]
+        grams = chars + [a + b for a, b in itertools.pairwise(chars)]
         for gram in grams:
             h = int.from_bytes(hashlib.blake2b(gram.encode(), digest_size=8).digest(), "little")
             vec[h % self.dim] += 1.0 if (h >> 32) & 1 else -1.0

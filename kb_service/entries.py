@@ -352,6 +352,9 @@ def _go_live(session: Session, *, entry: Entry, actor: Actor) -> None:
     entry.needs_review_reason = None
     entry.review_comment = None
     audit.change(session, kind=ChangeKind.entry, entity_id=entry.id or 0, op=ChangeOp.upsert)
+    from kb_service import freshness  # imports entries: a module-level import would be a cycle
+
+    freshness.on_entry_live(session, entry=entry, actor=actor)
 
 
 def _log(session: Session, actor: Actor, action: str, entry: Entry, **detail: Any) -> None:
@@ -559,6 +562,9 @@ def flag_needs_review(session: Session, *, entry: Entry, reason: str) -> None:
         department_id=entry.department_id,
         detail={"reason": reason},
     )
+    from kb_service import freshness  # imports entries: a module-level import would be a cycle
+
+    freshness.on_entry_flagged(session, entry=entry, reason=reason)
 
 
 # --- department pushes -------------------------------------------------------------------

@@ -683,18 +683,25 @@ def decide(
     scripted = _first(rules.by_action(Action.ANSWER), ctx)
     if scripted is not None:
         return Decision(action=Action.ANSWER, rule_id=scripted.id, say=scripted.say)
-    if answerable:
+    if answerable and _ticket_type(ctx, rules)[1] == TicketType.CONSULTATION:
+        # 第二十四条: the knowledge base answers general consultations; a complaint, report,
+        # request for help or suggestion still goes to the department even if an entry fits.
         return Decision(action=Action.ANSWER)
     return _ticket(ctx, rules=rules, now=now, calendar=calendar)
+
+
+def _ticket_type(ctx: _Context, rules: RuleSet) -> tuple[Rule | None, TicketType]:
+    ticket_rules = rules.by_action(Action.TICKET)
+    type_rule = _first((r for r in ticket_rules if r.ticket_type is not None), ctx)
+    kind = type_rule.ticket_type if type_rule and type_rule.ticket_type else None
+    return type_rule, kind or rules.default_ticket_type
 
 
 def _ticket(
     ctx: _Context, *, rules: RuleSet, now: datetime | None, calendar: WorkCalendar | None
 ) -> Decision:
     ticket_rules = rules.by_action(Action.TICKET)
-    type_rule = _first((r for r in ticket_rules if r.ticket_type is not None), ctx)
-    kind = type_rule.ticket_type if type_rule and type_rule.ticket_type else None
-    kind = kind or rules.default_ticket_type
+    type_rule, kind = _ticket_type(ctx, rules)
     dept_rule = _first((r for r in ticket_rules if r.department is not None), ctx)
     service: tuple[str, float] | None = None
     if dept_rule is not None and dept_rule.department is not None:

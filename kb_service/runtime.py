@@ -136,6 +136,15 @@ class Runtime:
                 self._similarity = make_similarity(self.encoder.encode_queries)
             return self._similarity
 
+    def related_entries(self, text: str, department: str) -> list[int]:
+        """The department's entries closest in meaning to a text (for refresh obligations)."""
+        from kb_service.search import split_key
+
+        hits = self.search(show_progress=False).index.search(
+            text, k=5, filters={"department": {department}, "kind": {"entry"}}
+        )
+        return [split_key(h.id)[1] for h in hits]
+
     def ticket_core(self) -> Any:
         """The configured ticket core adapter."""
         from kb_service.tickets import core_for

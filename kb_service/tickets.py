@@ -295,6 +295,8 @@ def act(
     detail: dict[str, Any] | None = None,
     at: datetime | None = None,
     calendar: WorkCalendar | None = None,
+    refresh_workdays: int = 2,
+    related: Callable[[str, str], Sequence[int]] | None = None,
 ) -> Ticket:
     """A department handles an embedded-core ticket: accept, return, extend, close, callback."""
     ticket = get(session, ticket_no=ticket_no)
@@ -325,6 +327,8 @@ def act(
         at=at or utcnow(),
         detail=detail,
         calendar=calendar,
+        refresh_workdays=refresh_workdays,
+        related=related,
     )
     audit.record(
         session,

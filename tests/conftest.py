@@ -21,6 +21,7 @@ from kb_service.runtime import Runtime
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 PG_URL = os.environ.get("KB_TEST_POSTGRES_URL")
+REPO_ROOT = Path(__file__).resolve().parents[1]
 BACKENDS = ["sqlite", "postgres"]
 
 
@@ -162,3 +163,32 @@ def tokens(seeded: Engine) -> dict[str, str]:
         for key, (role, dept) in spec.items():
             _, out[key] = auth.create_token(s, name=key, role=role, department_code=dept)
     return out
+
+
+def _models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # KB_TEST_MODELS_DIR keeps the converted folder between sessions (conversion takes ~10 s):
+    # a path is used as given; "1"/"true"/"yes" mean the repo's var/test-models.
+    env = os.environ.get("KB_TEST_MODELS_DIR", "").strip()
+    if not env:
+        return tmp_path_factory.mktemp("models")
+    if env.lower() in {"1", "true", "yes"}:
+        return REPO_ROOT / "var" / "test-models"
+    return Path(env)
+
+
+@pytest.fixture(scope="session")
+def bundled_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled multilingual-e5-small converted to a sentence-transformers folder (once)."""
+    from index.e5_bundled import ensure_bundled_model
+
+    return ensure_bundled_model(_models_dir(tmp_path_factory), show_progress=False)
+
+
+@pytest.fixture(scope="session")
+def real_encoder(bundled_model_dir: Path):  # type: ignore[no-untyped-def]
+    """The real bundled model, loaded once per test session."""
+    from index.encoders import SentenceTransformerEncoder
+
+    enc = SentenceTransformerEncoder(bundled_model_dir)
+    enc.warm_up()
+    return enc

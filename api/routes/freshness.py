@@ -68,8 +68,12 @@ def suggestion_feedback(
 
 
 def _sweep(session: Any, runtime: Runtime) -> None:
-    freshness.sweep_reviews(
-        session, default_review_days=runtime.settings.default_review_interval_days
+    """Reading the inbox records review obligations that fell due since the last look."""
+    freshness.sweep(
+        session,
+        default_review_days=runtime.settings.default_review_interval_days,
+        calendar=runtime.calendar,
+        workdays=runtime.settings.refresh_workdays,
     )
 
 
@@ -206,7 +210,9 @@ def get_gaps(
 ) -> list[dict[str, Any]]:
     """Items nothing could answer, clustered by meaning, with counts and masked examples."""
     require_role(actor, Role.manager, Role.admin)
-    return metrics.gaps(session, start=start, end=end, encode=runtime.encoder.encode_queries)
+    return metrics.gaps(
+        session, start=start, end=end, encode=lambda texts: runtime.encoder.encode_queries(texts)
+    )
 
 
 @router.get("/reports/{period}")
@@ -234,7 +240,8 @@ def build_report(session: Any, *, runtime: Runtime, period: str) -> dict[str, An
         session,
         period=p,
         calendar=runtime.calendar,
-        encode=runtime.encoder.encode_queries,
+        # Lazy: the model loads only when there are unanswered items to cluster.
+        encode=lambda texts: runtime.encoder.encode_queries(texts),
         policy_push_workdays=runtime.settings.policy_push_workdays,
         default_review_days=runtime.settings.default_review_interval_days,
     )

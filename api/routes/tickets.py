@@ -150,6 +150,8 @@ def ticket_action(
         raise Invalid("action_invalid", f"未知的工单操作“{action}”")
     t = tickets.act(
         session,
+        refresh_workdays=runtime.settings.refresh_workdays,
+        related=runtime.related_entries,
         actor=actor,
         ticket_no=ticket_no,
         kind=kinds[action],
@@ -182,6 +184,8 @@ async def ticket_event(
         ev = json.loads(body)
         applied = tickets.apply_event(
             session,
+            refresh_workdays=runtime.settings.refresh_workdays,
+            related=runtime.related_entries,
             event_id=str(ev["event_id"]),
             ticket_no=str(ev["ticket_no"]),
             kind=str(ev["kind"]),

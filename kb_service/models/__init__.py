@@ -4,6 +4,7 @@ from kb_service.models.audit import AuditLog, ChangeKind, ChangeLog, ChangeOp
 from kb_service.models.departments import Department, DepartmentLevel
 from kb_service.models.documents import Document, DocumentStatus, DocumentVersion, Passage
 from kb_service.models.entries import Entry, EntryContent, EntryStatus, EntryVersion, SourceRef
+from kb_service.models.freshness import Feedback, Obligation
 from kb_service.models.queries import QueryLog
 from kb_service.models.tickets import (
     IntakeLog,
@@ -31,7 +32,9 @@ __all__ = [
     "EntryContent",
     "EntryStatus",
     "EntryVersion",
+    "Feedback",
     "IntakeLog",
+    "Obligation",
     "Outbox",
     "OutboxStatus",
     "Passage",

@@ -58,8 +58,12 @@ def test_faq_sheet_import_reports_rejected_rows_and_keeps_good_ones(cli_env: Pat
     report = json.loads(out)
     assert report["counts"]["created"] == 1
     rejected = {r["row"]: r["error"] for r in report["rejected"]}
-    assert rejected == {3: "department_not_found", 4: "validation_error",
-                        5: "validation_error", 6: "validation_error"}
+    assert rejected == {
+        3: "department_not_found",
+        4: "validation_error",
+        5: "validation_error",
+        6: "validation_error",
+    }
     assert all(r["detail"] for r in report["rejected"])
 
 

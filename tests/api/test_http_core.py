@@ -37,16 +37,20 @@ def http_client(runtime, seeded, tmp_path):
 def _signed(body: dict, *, secret: str = SECRET, ts: int | None = None) -> tuple[bytes, dict]:
     raw = json.dumps(body, ensure_ascii=False).encode()
     ts = ts if ts is not None else int(time.time())
-    return raw, {"X-KB-Timestamp": str(ts),
-                 "X-KB-Signature": outbox.sign(raw, secret=secret, timestamp=ts),
-                 "Content-Type": "application/json"}
+    return raw, {
+        "X-KB-Timestamp": str(ts),
+        "X-KB-Signature": outbox.sign(raw, secret=secret, timestamp=ts),
+        "Content-Type": "application/json",
+    }
 
 
 def test_ticket_is_delivered_once_and_events_come_back_signed(http_client, tokens, engine):
     client, core = http_client
-    out = client.post("/api/v1/intake", json={"text": "我要投诉小区门口餐馆油烟扰民好几个月了",
-                                              "at": "2026-10-12T09:00:00+08:00"},
-                      headers=bearer(tokens["operator"])).json()
+    out = client.post(
+        "/api/v1/intake",
+        json={"text": "我要投诉小区门口餐馆油烟扰民好几个月了", "at": "2026-10-12T09:00:00+08:00"},
+        headers=bearer(tokens["operator"]),
+    ).json()
     no = out["ticket"]["ticket_no"]
     assert out["ticket"]["status"] == "pending"
     with Session(engine) as s:
@@ -58,8 +62,13 @@ def test_ticket_is_delivered_once_and_events_come_back_signed(http_client, token
     with Session(engine) as s:
         assert s.exec(select(Ticket)).one().status == "open"
 
-    event = {"event_id": str(uuid.uuid4()), "ticket_no": no, "kind": "closed",
-             "at": "2026-10-14T16:00:00+08:00", "detail": {"result": "已整改"}}
+    event = {
+        "event_id": str(uuid.uuid4()),
+        "ticket_no": no,
+        "kind": "closed",
+        "at": "2026-10-14T16:00:00+08:00",
+        "detail": {"result": "已整改"},
+    }
     raw, headers = _signed(event)
     r = client.post("/api/v1/ticket-events", content=raw, headers=headers)
     assert r.status_code == 200 and r.json() == {"applied": True, "duplicate": False}
@@ -72,11 +81,16 @@ def test_ticket_is_delivered_once_and_events_come_back_signed(http_client, token
 
 def test_unsigned_forged_or_stale_events_are_refused(http_client):
     client, _ = http_client
-    event = {"event_id": "e1", "ticket_no": "GD-x", "kind": "accepted",
-             "at": "2026-10-14T16:00:00+08:00"}
+    event = {
+        "event_id": "e1",
+        "ticket_no": "GD-x",
+        "kind": "accepted",
+        "at": "2026-10-14T16:00:00+08:00",
+    }
     raw = json.dumps(event).encode()
-    r = client.post("/api/v1/ticket-events", content=raw,
-                    headers={"Content-Type": "application/json"})
+    r = client.post(
+        "/api/v1/ticket-events", content=raw, headers={"Content-Type": "application/json"}
+    )
     assert r.status_code == 401 and r.json()["error"] == "signature_invalid"
     raw, headers = _signed(event, secret="wrong")
     assert client.post("/api/v1/ticket-events", content=raw, headers=headers).status_code == 401

@@ -23,15 +23,20 @@ def test_emergency_is_diverted_with_the_number_and_a_sentence(client, tokens):
 
 
 def test_matter_in_litigation_is_refused_with_where_to_go(client, tokens):
-    out = _intake(client, tokens["operator"], "我和公司的劳动纠纷已经在法院起诉了，你们帮我催一下判决",
-                  at=AT)
+    text = "我和公司的劳动纠纷已经在法院起诉了，你们帮我催一下判决"
+    out = _intake(client, tokens["operator"], text, at=AT)
     assert out["action"] == "reject"
     assert out["reason"] and out["channel"]
 
 
 def test_consultation_closed_before_national_day_is_due_on_october_ninth(client, tokens, engine):
-    out = _intake(client, tokens["operator"], "我想咨询一下我们小区的物业费收费标准是怎么定的",
-                  at=AT, region="西宁市")
+    out = _intake(
+        client,
+        tokens["operator"],
+        "我想咨询一下我们小区的物业费收费标准是怎么定的",
+        at=AT,
+        region="西宁市",
+    )
     assert out["action"] == "ticket", out
     t = out["ticket"]
     assert t["type"] == "consultation" and t["limit_workdays"] == 2
@@ -43,8 +48,9 @@ def test_consultation_closed_before_national_day_is_due_on_october_ninth(client,
 
 
 def test_caller_phone_number_is_masked_in_ticket_and_intake_log(client, tokens, engine):
-    out = _intake(client, tokens["operator"],
-                  "我要投诉小区门口餐馆油烟扰民好几个月了，电话13912345678", at=AT)
+    out = _intake(
+        client, tokens["operator"], "我要投诉小区门口餐馆油烟扰民好几个月了，电话13912345678", at=AT
+    )
     assert out["action"] == "ticket"
     with Session(engine) as s:
         assert "13912345678" not in s.exec(select(Ticket)).one().text
@@ -52,18 +58,27 @@ def test_caller_phone_number_is_masked_in_ticket_and_intake_log(client, tokens, 
 
 
 def test_embedded_core_lifecycle_and_closed_event_for_freshness(client, tokens, engine):
-    out = _intake(client, tokens["operator"], "请问12345热线的知识库由哪个部门负责建设", at=AT,
-                  create_ticket=False)
-    r = client.post("/api/v1/tickets", json={"text": "请问医保异地备案怎么办理", "type":
-                                             "consultation", "department": "hotline"},
-                    headers=bearer(tokens["operator"]))
+    out = _intake(
+        client,
+        tokens["operator"],
+        "请问12345热线的知识库由哪个部门负责建设",
+        at=AT,
+        create_ticket=False,
+    )
+    r = client.post(
+        "/api/v1/tickets",
+        json={"text": "请问医保异地备案怎么办理", "type": "consultation", "department": "hotline"},
+        headers=bearer(tokens["operator"]),
+    )
     assert r.status_code == 201, r.text
     no = r.json()["ticket_no"]
     h = bearer(tokens["editor"])
     other = bearer(tokens["editor_mi"])
     assert client.post(f"/api/v1/tickets/{no}/accept", json={}, headers=other).status_code == 403
-    assert client.post(f"/api/v1/tickets/{no}/accept", json={}, headers=h).json()["status"] \
+    assert (
+        client.post(f"/api/v1/tickets/{no}/accept", json={}, headers=h).json()["status"]
         == "accepted"
+    )
     ext = client.post(f"/api/v1/tickets/{no}/extend", json={"workdays": 11}, headers=h)
     assert ext.status_code == 422 and ext.json()["error"] == "extension_invalid"
     closed = client.post(f"/api/v1/tickets/{no}/close", json={"result": "已电话答复"}, headers=h)
@@ -85,8 +100,11 @@ def test_wrong_department_return_is_reported_by_rule(client, tokens):
     h = bearer(tok) if tok else bearer(tokens["admin"])
     r = client.post(f"/api/v1/tickets/{t['ticket_no']}/return", json={}, headers=h)
     assert r.status_code == 422 and r.json()["error"] == "reason_required"
-    r = client.post(f"/api/v1/tickets/{t['ticket_no']}/return",
-                    json={"reason": "油烟扰民属生态环境部门职责"}, headers=h)
+    r = client.post(
+        f"/api/v1/tickets/{t['ticket_no']}/return",
+        json={"reason": "油烟扰民属生态环境部门职责"},
+        headers=h,
+    )
     assert r.json()["status"] == "returned"
     report = client.get("/api/v1/routing/returns", headers=bearer(tokens["manager"])).json()
     assert report[0]["returned"] == 1 and "生态环境" in report[0]["reasons"][0]
@@ -94,17 +112,28 @@ def test_wrong_department_return_is_reported_by_rule(client, tokens):
 
 def test_rules_are_validated_dry_run_and_versioned(client, tokens):
     h = bearer(tokens["admin"])
-    bad = client.put("/api/v1/routing/rules", json={"text": "version: 1\nrules:\n  - id: x\n"
-                                                    "    action: teleport\n"}, headers=h)
+    bad = client.put(
+        "/api/v1/routing/rules",
+        json={"text": "version: 1\nrules:\n  - id: x\n    action: teleport\n"},
+        headers=h,
+    )
     assert bad.status_code == 422 and bad.json()["error"] == "rules_invalid"
     _intake(client, tokens["operator"], "楼下着火了", at=AT)
     current = client.get("/api/v1/routing/rules", headers=h).json()
     assert current["version"] is None
-    dry = client.post("/api/v1/routing/rules/dry-run", json={"text": current["text"]},
-                      headers=h).json()
+    dry = client.post(
+        "/api/v1/routing/rules/dry-run", json={"text": current["text"]}, headers=h
+    ).json()
     assert dry["items"] == 1 and dry["changed"] == 0
-    saved = client.put("/api/v1/routing/rules", json={"text": current["text"],
-                                                      "comment": "首版"}, headers=h)
+    saved = client.put(
+        "/api/v1/routing/rules", json={"text": current["text"], "comment": "首版"}, headers=h
+    )
     assert saved.json() == {"version": 1}
-    assert client.put("/api/v1/routing/rules", json={"text": current["text"]},
-                      headers=bearer(tokens["manager"])).status_code == 403
+    assert (
+        client.put(
+            "/api/v1/routing/rules",
+            json={"text": current["text"]},
+            headers=bearer(tokens["manager"]),
+        ).status_code
+        == 403
+    )

@@ -47,8 +47,13 @@ def test_gazette_gives_exactly_its_documents_with_numbers_and_dates(seeded):
     assert not report.rejected
     with Session(seeded) as s:
         docs = {d.doc_no: d for d in s.exec(select(Document)).all()}
-    assert set(docs) == {"青政〔2022〕37号", "青政办〔2022〕57号", "青政办〔2022〕58号",
-                         "青政办〔2022〕63号", "青政人〔2022〕13号"}
+    assert set(docs) == {
+        "青政〔2022〕37号",
+        "青政办〔2022〕57号",
+        "青政办〔2022〕58号",
+        "青政办〔2022〕63号",
+        "青政人〔2022〕13号",
+    }
     assert str(docs["青政办〔2022〕57号"].issued) == "2022-08-02"
     assert str(docs["青政办〔2022〕58号"].issued) == "2022-07-25"
     assert str(docs["青政办〔2022〕63号"].issued) == "2022-07-31"
@@ -66,8 +71,9 @@ def test_every_article_of_the_hotline_measures_is_its_own_passage(seeded):
         assert f"第{_num(n)}条" in locators, f"第{_num(n)}条 missing"
     item = next(p for p in passages if p.locator == "第十四条（四）")
     assert "2个工作日" in re.sub(r"\s", "", item.text)
-    assert "第四章 运行要求" in " ".join(next(p for p in passages
-                                             if p.locator == "第十四条").heading)
+    assert "第四章 运行要求" in " ".join(
+        next(p for p in passages if p.locator == "第十四条").heading
+    )
 
 
 @needs_corpus
@@ -76,11 +82,13 @@ def test_second_ocr_copy_is_a_new_version_and_only_it_is_suggested(seeded, tmp_p
     with Session(seeded) as s:
         docs = s.exec(select(Document).where(Document.doc_no == "青政办〔2022〕58号")).all()
         assert len(docs) == 1 and docs[0].current_version == 2
-        versions = s.exec(select(DocumentVersion).where(
-            DocumentVersion.document_id == docs[0].id)).all()
+        versions = s.exec(
+            select(DocumentVersion).where(DocumentVersion.document_id == docs[0].id)
+        ).all()
         assert len(versions) == 2
-        active = s.exec(select(Passage).where(Passage.document_id == docs[0].id,
-                                              col(Passage.active).is_(True))).all()
+        active = s.exec(
+            select(Passage).where(Passage.document_id == docs[0].id, col(Passage.active).is_(True))
+        ).all()
         assert {p.version for p in active} == {2}
     svc = SearchService(engine=seeded, encoder=FakeEncoder(64), index_dir=tmp_path / "idx")
     svc.open(show_progress=False)
@@ -96,16 +104,26 @@ def test_second_ocr_copy_is_a_new_version_and_only_it_is_suggested(seeded, tmp_p
 
 def test_changed_passages_flag_the_entries_that_cite_them(seeded, tmp_path):
     v1 = tmp_path / "notice.txt"
-    v1.write_text("关于社保卡办理的通知\n青人社〔2026〕9号\n第一条 社保卡在银行网点办理。\n"
-                  "第二条 补卡收取工本费10元。\n青海省人力资源和社会保障厅\n2026年1月5日\n",
-                  "utf-8")
+    v1.write_text(
+        "关于社保卡办理的通知\n青人社〔2026〕9号\n第一条 社保卡在银行网点办理。\n"
+        "第二条 补卡收取工本费10元。\n青海省人力资源和社会保障厅\n2026年1月5日\n",
+        "utf-8",
+    )
     _ingest(seeded, v1, department="hrss")
     with session_scope(seeded) as s:
         for ext, loc in (("a", "第二条"), ("b", "第一条")):
-            entries.push(s, actor=SYSTEM, department_code="hrss", external_id=ext,
-                         content=EntryContent.model_validate(content(
-                             question=f"社保卡问题{ext}",
-                             sources=[{"doc_no": "青人社〔2026〕9号", "locator": loc}])))
+            entries.push(
+                s,
+                actor=SYSTEM,
+                department_code="hrss",
+                external_id=ext,
+                content=EntryContent.model_validate(
+                    content(
+                        question=f"社保卡问题{ext}",
+                        sources=[{"doc_no": "青人社〔2026〕9号", "locator": loc}],
+                    )
+                ),
+            )
     v1.write_text(v1.read_text("utf-8").replace("工本费10元", "免收工本费"), "utf-8")
     report = _ingest(seeded, v1, department="hrss")
     d = report.documents[0]
@@ -133,9 +151,13 @@ def test_bad_files_are_reported_and_good_ones_in_the_same_call_still_land(seeded
     odd.write_bytes(b"\x89PNG\r\n")
     report = _ingest(seeded, big, gb, truncated, garbage, empty, odd, FILES / "notice.docx")
     errors = {Path(r["input"]).name: r["error"] for r in report.rejected}
-    assert errors == {"big.txt": "too_large", "truncated.docx": "corrupt_file",
-                      "garbage.txt": "not_text", "empty.txt": "empty_file",
-                      "photo.png": "unsupported_format"}
+    assert errors == {
+        "big.txt": "too_large",
+        "truncated.docx": "corrupt_file",
+        "garbage.txt": "not_text",
+        "empty.txt": "empty_file",
+        "photo.png": "unsupported_format",
+    }
     assert all(r["detail"] for r in report.rejected)
     stored = {d["input"] for d in report.documents}
     assert stored == {"gb18030.txt", "notice.docx"}
@@ -143,13 +165,22 @@ def test_bad_files_are_reported_and_good_ones_in_the_same_call_still_land(seeded
 
 def test_repeal_stops_suggestions_and_flags_citing_entries(seeded, tmp_path):
     f = tmp_path / "n.txt"
-    f.write_text("关于停车收费的通知\n青发改〔2026〕3号\n第一条 路边停车每小时2元。\n"
-                 "青海省发展和改革委员会\n2026年2月1日\n", "utf-8")
+    f.write_text(
+        "关于停车收费的通知\n青发改〔2026〕3号\n第一条 路边停车每小时2元。\n"
+        "青海省发展和改革委员会\n2026年2月1日\n",
+        "utf-8",
+    )
     _ingest(seeded, f, department="ndrc")
     with session_scope(seeded) as s:
-        entries.push(s, actor=SYSTEM, department_code="ndrc", external_id="p",
-                     content=EntryContent.model_validate(content(
-                         question="停车费多少", sources=[{"doc_no": "青发改〔2026〕3号"}])))
+        entries.push(
+            s,
+            actor=SYSTEM,
+            department_code="ndrc",
+            external_id="p",
+            content=EntryContent.model_validate(
+                content(question="停车费多少", sources=[{"doc_no": "青发改〔2026〕3号"}])
+            ),
+        )
     svc = SearchService(engine=seeded, encoder=FakeEncoder(64), index_dir=tmp_path / "idx")
     svc.open(show_progress=False)
     assert any(h.kind == "passage" for h in svc.index.search("路边停车每小时", k=5))
@@ -164,16 +195,23 @@ def test_repeal_stops_suggestions_and_flags_citing_entries(seeded, tmp_path):
 
 def test_upload_over_http_is_scoped_to_the_editors_department(client, tokens):
     files = {"file": ("notice.md", (FILES / "notice.md").read_bytes(), "text/markdown")}
-    r = client.post("/api/v1/documents", files=files, data={"department": "hrss"},
-                    headers=bearer(tokens["editor"]))
+    r = client.post(
+        "/api/v1/documents",
+        files=files,
+        data={"department": "hrss"},
+        headers=bearer(tokens["editor"]),
+    )
     assert r.status_code == 403 and r.json()["error"] == "department_forbidden"
     r = client.post("/api/v1/documents", files=files, headers=bearer(tokens["editor"]))
     assert r.status_code == 200, r.text
     assert r.json()["counts"]["documents"] == 1
     listing = client.get("/api/v1/documents", headers=bearer(tokens["operator"])).json()
     assert len(listing) == 1
-    r = client.post("/api/v1/documents", files={"file": ("x.exe", b"MZ\x00", "a/b")},
-                    headers=bearer(tokens["editor"]))
+    r = client.post(
+        "/api/v1/documents",
+        files={"file": ("x.exe", b"MZ\x00", "a/b")},
+        headers=bearer(tokens["editor"]),
+    )
     assert r.json()["rejected"][0]["error"] == "unsupported_format"
     r = client.post("/api/v1/documents", files=files, headers=bearer(tokens["operator"]))
     assert r.status_code == 403 and r.json()["error"] == "role_forbidden"

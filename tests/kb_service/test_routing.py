@@ -446,3 +446,19 @@ def test_dry_run_without_baseline_needs_recorded_decisions(rules: RuleSet) -> No
     with pytest.raises(Invalid) as err:
         dry_run(rules, [item("x")])
     assert err.value.code == "baseline_required"
+
+
+def test_a_complaint_becomes_a_ticket_even_when_the_knowledge_base_has_a_fitting_entry():
+    """第二十四条: the KB answers general consultations; complaints still go to the department."""
+    from datetime import UTC, datetime
+
+    from kb_service.routing import IntakeItem, RuleSet, decide
+
+    rules = RuleSet.default()
+    at = datetime(2026, 10, 12, 2, tzinfo=UTC)
+    complaint = decide(
+        IntakeItem(text="我要投诉小区门口餐馆油烟扰民", at=at), rules=rules, answerable=True
+    )
+    assert complaint.action == "ticket" and complaint.ticket.type == "complaint"
+    question = decide(IntakeItem(text="请问社保卡在哪里补办", at=at), rules=rules, answerable=True)
+    assert question.action == "answer"
