@@ -220,12 +220,16 @@ def eval_lcqmc(rt: Runtime, *, limit: int | None) -> tuple[float, float, list[st
     q1 = [r[0] for r in rows]
     q2 = [r[1] for r in rows]
     labels = np.array([int(r[2]) for r in rows])
-    t0 = time.perf_counter()
-    v1 = rt.encoder.encode_queries(q1)
-    v2 = rt.encoder.encode_queries(q2)
-    print(
-        f"[lcqmc] encoded {2 * len(rows)} questions in {time.perf_counter() - t0:.1f}s", flush=True
-    )
+    cache = DATA / f"lcqmc-{rt.encoder.name.replace('/', '_')}-{len(rows)}.npz"
+    if cache.exists():
+        with np.load(cache) as data:
+            v1, v2 = data["v1"], data["v2"]
+    else:
+        t0 = time.perf_counter()
+        v1 = rt.encoder.encode_queries(q1)
+        v2 = rt.encoder.encode_queries(q2)
+        print(f"[lcqmc] encoded {2 * len(rows)} questions in {time.perf_counter() - t0:.1f}s")
+        np.savez(cache, v1=v1, v2=v2)
     cos = (v1 * v2).sum(axis=1)
     tok = Tokenizer()
     jac = []

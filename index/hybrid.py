@@ -40,7 +40,7 @@ __all__ = [
 ANSWER_HEAD_CHARS = 200
 # Exact question matches go first whatever the fusion says (RRF scores stay below 0.05).
 EXACT_BOOST = 1.0
-SNAPSHOT_FORMAT = 1
+SNAPSHOT_FORMAT = 2
 _CURRENT = "CURRENT"
 
 
@@ -67,6 +67,9 @@ class IndexDoc:
     text: str
     questions: list[str] = field(default_factory=list)
     meta: dict[str, str] = field(default_factory=dict)
+    # Text around a passage in its document (neighbouring passages): searched by BM25 with a
+    # lower weight so a passage keeps its document's vocabulary; never embedded or shown.
+    context: str = ""
 
 
 @dataclass(slots=True)
@@ -97,11 +100,22 @@ def passage_text(doc: IndexDoc) -> str:
     return "\n".join(part for part in (doc.title, doc.text) if part)
 
 
-def _sparse_fields(tokenizer: TokenizerLike, doc: IndexDoc) -> dict[str, list[str]]:
+def _sparse_fields(
+    tokenizer: TokenizerLike, doc: IndexDoc, memo: dict[str, list[str]] | None = None
+) -> dict[str, list[str]]:
+    def tok(text: str) -> list[str]:
+        # Titles, questions and contexts repeat across docs: tokenise each distinct text once.
+        if memo is None:
+            return tokenizer.tokens(text)
+        if text not in memo:
+            memo[text] = tokenizer.tokens(text)
+        return memo[text]
+
     return {
-        "questions": [t for q in doc.questions for t in tokenizer.tokens(q)],
-        "title": tokenizer.tokens(doc.title),
-        "text": tokenizer.tokens(doc.text),
+        "questions": [t for q in doc.questions for t in tok(q)],
+        "title": tok(doc.title),
+        "text": tok(doc.text),
+        "context": tok(doc.context) if doc.context else [],
     }
 
 
@@ -168,7 +182,8 @@ class HybridIndex:
         rows = np.asarray(vectors, dtype=np.float32)
         if rows.shape != (len(docs), self.encoder.dim):
             raise ValueError(f"vectors shape {rows.shape} != {(len(docs), self.encoder.dim)}")
-        tokens = [(d.id, _sparse_fields(self.tokenizer, d)) for d in docs]
+        memo: dict[str, list[str]] = {}
+        tokens = [(d.id, _sparse_fields(self.tokenizer, d, memo)) for d in docs]
         with self._write:
             self._dense.upsert(ids, rows)
             self._sparse.upsert(tokens)
@@ -375,7 +390,8 @@ class HybridIndex:
                 )
             # Stored tokens are only reusable with the same dictionaries and rules.
             if manifest["tokenizer"] != index.tokenizer.fingerprint:
-                tokens = [(d.id, _sparse_fields(index.tokenizer, d)) for d in docs]
+                memo: dict[str, list[str]] = {}
+                tokens = [(d.id, _sparse_fields(index.tokenizer, d, memo)) for d in docs]
             dense = DenseIndex.load(snap / "dense.faiss", dim=encoder.dim)
             if len(dense) != len(docs) or set(dense.ids()) != {d.id for d in docs}:
                 raise SnapshotError(f"{snap}: vectors and documents disagree")

@@ -71,7 +71,9 @@ def entry_doc(entry: Entry, version: Any, dept: Department) -> IndexDoc:
     )
 
 
-def passage_doc(passage: Passage, document: Document, dept_code: str | None) -> IndexDoc:
+def passage_doc(
+    passage: Passage, document: Document, dept_code: str | None, context: str = ""
+) -> IndexDoc:
     """The index document of a policy passage (title carries the document and the locator)."""
     depts = list(passage.departments)
     return IndexDoc(
@@ -85,7 +87,34 @@ def passage_doc(passage: Passage, document: Document, dept_code: str | None) -> 
             "department": dept_code or (depts[0] if depts else ""),
             "category": "政策文件",
         },
+        context=context,
     )
+
+
+# Neighbouring passages on each side that make up a passage's BM25 context, and its cap.
+CONTEXT_NEIGHBOURS = 2
+CONTEXT_MAX_CHARS = 3000
+
+
+def _contexts(session: Session, passages: list[Passage]) -> dict[int, str]:
+    """Each passage's neighbours (same document version, ±CONTEXT_NEIGHBOURS), joined."""
+    keys = {(p.document_id, p.version) for p in passages}
+    texts: dict[tuple[int, int], dict[int, str]] = {}
+    for doc_id, version in keys:
+        stmt = select(Passage.ordinal, Passage.text).where(
+            Passage.document_id == doc_id, Passage.version == version
+        )
+        texts[(doc_id, version)] = {o: t for o, t in session.exec(stmt).all()}
+    out: dict[int, str] = {}
+    for p in passages:
+        by_ord = texts[(p.document_id, p.version)]
+        around = [
+            by_ord[o]
+            for o in range(p.ordinal - CONTEXT_NEIGHBOURS, p.ordinal + CONTEXT_NEIGHBOURS + 1)
+            if o != p.ordinal and o in by_ord
+        ]
+        out[p.id or 0] = " ".join(around)[:CONTEXT_MAX_CHARS]
+    return out
 
 
 class VectorCache:
@@ -300,7 +329,9 @@ class SearchService:
             if not ids:
                 return []
             stmt = stmt.where(col(Passage.id).in_(ids))
-        return [passage_doc(p, d, code) for p, d, code in session.exec(stmt).all()]
+        rows = list(session.exec(stmt).all())
+        contexts = _contexts(session, [p for p, _, _ in rows])
+        return [passage_doc(p, d, code, contexts.get(p.id or 0, "")) for p, d, code in rows]
 
     # -- persistence and background ---------------------------------------------------------
 
