@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -182,6 +183,13 @@ def entries_export(
         sys.stdout.write(text)
 
 
+def _inputs(arg: str) -> Iterator[str]:
+    """The argument itself, or with "-" each non-empty line of standard input."""
+    for line in sys.stdin if arg == "-" else [arg]:
+        if line.strip():
+            yield line.strip()
+
+
 def _print_json(obj: object, *, as_json: bool) -> None:
     if as_json:
         typer.echo(json.dumps(obj, ensure_ascii=False, default=str))
@@ -280,11 +288,7 @@ def search(
     rt = _runtime()
     try:
         svc = rt.search(show_progress=not as_json)
-        queries = sys.stdin if query == "-" else [query]
-        for line in queries:
-            text = line.strip()
-            if not text:
-                continue
+        for text in _inputs(query):
             with session_scope(rt.engine) as session:
                 try:
                     out = suggestions.suggest(
@@ -332,11 +336,7 @@ def route(
     try:
         svc = rt.search(show_progress=not as_json)
         when = datetime.fromisoformat(at) if at else None
-        lines = sys.stdin if text == "-" else [text]
-        for line in lines:
-            item = line.strip()
-            if not item:
-                continue
+        for item in _inputs(text):
             with session_scope(rt.engine) as session:
                 try:
                     out = intake.route(

@@ -67,8 +67,8 @@ class IndexDoc:
     text: str
     questions: list[str] = field(default_factory=list)
     meta: dict[str, str] = field(default_factory=dict)
-    # Text around a passage in its document (neighbouring passages): searched by BM25 with a
-    # lower weight so a passage keeps its document's vocabulary; never embedded or shown.
+    # Text of a passage's document: searched by BM25 so a passage keeps its document's
+    # vocabulary; never embedded or shown.
     context: str = ""
 
 

@@ -169,6 +169,47 @@ def _resolve_department(session: Session, name: str, cache: dict[str, str]) -> s
     return cache[name]
 
 
+def import_item(
+    session: Session,
+    *,
+    actor: Actor,
+    item: dict[str, Any],
+    department: str | None,
+    cache: dict[str, str],
+) -> dict[str, Any]:
+    """Push one imported row (a dict of entry fields); raises KBError with the reason."""
+    dept_name = department or item.pop("department", None)
+    item.pop("department", None)
+    status = item.pop("status", None)
+    item.pop("id", None)
+    item.pop("version", None)
+    ext = item.pop("external_id", None) or None
+    if not dept_name:
+        raise KBError("department_required", "缺少所属单位（单位/部门列或 --department）")
+    code = _resolve_department(session, str(dept_name), cache)
+    if ext is None:
+        raise KBError("external_id_required", "缺少外部编号（外部编号/编号列）")
+    content = entries.parse_content(item)
+    target = EntryStatus(status) if status in KEEP_STATUS else None
+    with session.begin_nested():
+        result = entries.push(
+            session,
+            actor=actor,
+            department_code=code,
+            external_id=str(ext),
+            content=content,
+            target=target,
+        )
+        if status == EntryStatus.retired and result.entry_id:
+            entries.retire(session, actor=actor, entry_id=result.entry_id, reason="导入：已下线")
+    return {
+        "external_id": ext,
+        "department": code,
+        "outcome": result.outcome,
+        "entry_id": result.entry_id,
+    }
+
+
 def import_file(
     session: Session, *, actor: Actor, path: Path, department: str | None = None
 ) -> ImportReport:
@@ -179,40 +220,10 @@ def import_file(
         if item is None:
             report.rejected.append({"row": row_no, "error": "row_invalid", "detail": reason})
             continue
-        dept_name = department or item.pop("department", None)
-        item.pop("department", None)
-        status = item.pop("status", None)
-        item.pop("id", None)
-        item.pop("version", None)
-        ext = item.pop("external_id", None) or None
+        ext = item.get("external_id")
         try:
-            if not dept_name:
-                raise KBError("department_required", "缺少所属单位（单位/部门列或 --department）")
-            code = _resolve_department(session, str(dept_name), cache)
-            if ext is None:
-                raise KBError("external_id_required", "缺少外部编号（外部编号/编号列）")
-            content = entries.parse_content(item)
-            with session.begin_nested():
-                result = entries.push(
-                    session,
-                    actor=actor,
-                    department_code=code,
-                    external_id=str(ext),
-                    content=content,
-                )
-                if status == EntryStatus.retired and result.entry_id:
-                    entries.retire(
-                        session, actor=actor, entry_id=result.entry_id, reason="导入：已下线"
-                    )
-            report.accepted.append(
-                {
-                    "row": row_no,
-                    "external_id": ext,
-                    "department": code,
-                    "outcome": result.outcome,
-                    "entry_id": result.entry_id,
-                }
-            )
+            done = import_item(session, actor=actor, item=item, department=department, cache=cache)
+            report.accepted.append({"row": row_no, **done})
         except KBError as exc:
             report.rejected.append(
                 {"row": row_no, "external_id": ext, "error": exc.code, "detail": exc.message}

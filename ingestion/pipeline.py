@@ -16,10 +16,10 @@ from sqlmodel import Session
 
 from ingestion.departments import DepartmentResolver
 from ingestion.docno import normalize_doc_no
-from ingestion.entries_io import HEADERS, sheet_item
+from ingestion.entries_io import HEADERS, import_item, sheet_item
 from ingestion.gazette import ParsedDocument, split_documents, split_passages
 from ingestion.readers import ReadResult, Rejected, read_bytes, read_file
-from kb_service import departments, documents, entries
+from kb_service import departments, documents
 from kb_service.documents import DocumentInput, PassageInput
 from kb_service.errors import KBError
 from kb_service.principals import Actor
@@ -197,36 +197,13 @@ def _ingest_faq(
     department: str | None,
     report: IngestReport,
 ) -> None:
+    cache: dict[str, str] = {}
     for n, row in enumerate(result.rows, start=2):
-        item = sheet_item(row)
-        dept = department or item.pop("department", None)
-        item.pop("department", None)
-        ext = item.pop("external_id", None)
-        item.pop("status", None)
         try:
-            if not dept:
-                raise KBError("department_required", "缺少所属单位（单位/部门列或 --department）")
-            code = departments.resolve(session, name_or_code=str(dept)).code
-            if not ext:
-                raise KBError("external_id_required", "缺少外部编号（外部编号/编号列）")
-            content = entries.parse_content(item)
-            with session.begin_nested():
-                res = entries.push(
-                    session,
-                    actor=actor,
-                    department_code=code,
-                    external_id=str(ext),
-                    content=content,
-                )
-            report.entries.append(
-                {
-                    "input": name,
-                    "row": n,
-                    "external_id": ext,
-                    "outcome": res.outcome,
-                    "entry_id": res.entry_id,
-                }
+            done = import_item(
+                session, actor=actor, item=sheet_item(row), department=department, cache=cache
             )
+            report.entries.append({"input": name, "row": n, **done})
         except KBError as exc:
             report.rejected.append(
                 {"input": name, "row": n, "error": exc.code, "detail": exc.message}

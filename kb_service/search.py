@@ -91,30 +91,23 @@ def passage_doc(
     )
 
 
-# Neighbouring passages on each side that make up a passage's BM25 context, and its cap.
-CONTEXT_NEIGHBOURS = 2
+# A passage's BM25 context: its document's text, capped (long gazettes would otherwise make
+# every passage of a document match every query about it).
 CONTEXT_MAX_CHARS = 3000
 
 
 def _contexts(session: Session, passages: list[Passage]) -> dict[int, str]:
-    """Each passage's neighbours (same document version, ±CONTEXT_NEIGHBOURS), joined."""
+    """Each passage's document text (same version), capped at CONTEXT_MAX_CHARS."""
     keys = {(p.document_id, p.version) for p in passages}
-    texts: dict[tuple[int, int], dict[int, str]] = {}
+    texts: dict[tuple[int, int], str] = {}
     for doc_id, version in keys:
-        stmt = select(Passage.ordinal, Passage.text).where(
-            Passage.document_id == doc_id, Passage.version == version
+        stmt = (
+            select(Passage.text)
+            .where(Passage.document_id == doc_id, Passage.version == version)
+            .order_by(col(Passage.ordinal))
         )
-        texts[(doc_id, version)] = {o: t for o, t in session.exec(stmt).all()}
-    out: dict[int, str] = {}
-    for p in passages:
-        by_ord = texts[(p.document_id, p.version)]
-        around = [
-            by_ord[o]
-            for o in range(p.ordinal - CONTEXT_NEIGHBOURS, p.ordinal + CONTEXT_NEIGHBOURS + 1)
-            if o != p.ordinal and o in by_ord
-        ]
-        out[p.id or 0] = " ".join(around)[:CONTEXT_MAX_CHARS]
-    return out
+        texts[(doc_id, version)] = " ".join(session.exec(stmt).all())[:CONTEXT_MAX_CHARS]
+    return {p.id or 0: texts[(p.document_id, p.version)] for p in passages}
 
 
 class VectorCache:

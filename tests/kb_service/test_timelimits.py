@@ -100,3 +100,35 @@ def test_unknown_kind_and_naive_datetime_are_refused() -> None:
 
 def test_ticket_must_be_formed_within_24_hours() -> None:
     assert ticket_form_deadline(at(2026, 9, 30, 18)) == at(2026, 10, 1, 18)
+
+
+def test_complaint_opened_late_december_needs_a_2027_calendar() -> None:
+    """chinese-calendar stops at 2026: without a calendar file the deadline is refused."""
+    from pathlib import Path
+
+    from kb_service.workdays import CalendarYearUnknown, WorkCalendar
+
+    opened = datetime(2026, 12, 24, 10, tzinfo=ZoneInfo("Asia/Shanghai"))
+    with pytest.raises(CalendarYearUnknown) as err:
+        due(TicketType.COMPLAINT, opened)
+    assert err.value.code == "calendar_year_unknown"
+    calendar = WorkCalendar.from_file(
+        Path(__file__).resolve().parents[1] / "data" / "calendar-2027.yaml"
+    )
+    # 12-25, 28, 29, 30, 31 (5), 2027-01-01..03 New Year holiday, then 01-04..01-08 (10)
+    deadline = due(TicketType.COMPLAINT, opened, calendar=calendar)
+    assert deadline.date().isoformat() == "2027-01-08"
+    assert (deadline.hour, deadline.minute) == (23, 59)
+
+
+def test_intake_in_late_december_without_calendar_is_a_clear_error(client, tokens) -> None:
+    """Over HTTP: the operator gets calendar_year_unknown, not a guessed date."""
+    from tests.factories import bearer
+
+    r = client.post(
+        "/api/v1/intake",
+        json={"text": "我要投诉小区门口餐馆油烟扰民", "at": "2026-12-24T10:00:00+08:00"},
+        headers=bearer(tokens["operator"]),
+    )
+    assert r.status_code == 422 and r.json()["error"] == "calendar_year_unknown"
+    assert "2027" in r.json()["detail"]
