@@ -215,8 +215,10 @@ def test_every_ticket_arrives_once_through_refusal_500s_timeouts_and_duplicates(
     seeded, core
 ) -> None:
     keys = _make_tickets(seeded, 4)
-    standin = core("fail500", start=False)  # port closed: connection refused
-    d = _dispatcher(seeded, standin.url, timeout_s=0.4, base_delay_s=1.0)
+    # slow_s well above timeout_s, and timeout_s long enough for a loaded CI machine to let the
+    # core record the ticket before we give up on its answer.
+    standin = core("fail500", start=False, slow_s=6.0)  # port closed: connection refused
+    d = _dispatcher(seeded, standin.url, timeout_s=2.0, base_delay_s=1.0)
     t0 = utcnow()
 
     stats = d.run_once(now=t0)
@@ -239,6 +241,9 @@ def test_every_ticket_arrives_once_through_refusal_500s_timeouts_and_duplicates(
     assert d.run_once(now=t2).retried == 4
     rows = _rows(seeded)
     assert all(r.attempts == 3 and "超时" in (r.last_error or "") for r in rows)
+    deadline = time.monotonic() + 20  # the core's slow handlers are still finishing
+    while standin.received()["distinct"] < 4 and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert standin.received()["distinct"] == 4
 
     standin.set_mode("dup_accept")  # and now answers 200 to keys it already has
