@@ -43,6 +43,7 @@ from kb_service.config import Settings  # noqa: E402
 from kb_service.db import session_scope, utcnow  # noqa: E402
 from kb_service.entries import hash_content  # noqa: E402
 from kb_service.models import ChangeLog, Entry, EntryVersion  # noqa: E402
+from kb_service.models.entries import CONTENT_FIELDS  # noqa: E402
 from kb_service.runtime import Runtime  # noqa: E402
 from kb_service.search import SearchService  # noqa: E402
 
@@ -170,21 +171,7 @@ def load_db(rt: Runtime, entries: list[dict]) -> None:
                         "action": "push",
                         "content_hash": r["content_hash"],
                         "at": now,
-                        **{
-                            f: r[f]
-                            for f in (
-                                "question",
-                                "similar_questions",
-                                "answer",
-                                "region",
-                                "category",
-                                "tags",
-                                "sources",
-                                "valid_from",
-                                "valid_to",
-                                "review_interval_days",
-                            )
-                        },
+                        **{f: r[f] for f in CONTENT_FIELDS},
                     }
                     for r in rows
                 ],

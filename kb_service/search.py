@@ -110,6 +110,23 @@ def _contexts(session: Session, passages: list[Passage]) -> dict[int, str]:
     return {p.id or 0: texts[(p.document_id, p.version)] for p in passages}
 
 
+def servable_passages(
+    session: Session, *, ids: list[int] | None
+) -> list[tuple[Passage, Document, str | None]]:
+    """Active passages of active (not repealed/superseded) documents, with the owner's code."""
+    stmt = (
+        select(Passage, Document, Department.code)
+        .join(Document, col(Document.id) == col(Passage.document_id))
+        .join(Department, col(Department.id) == col(Document.department_id), isouter=True)
+        .where(col(Passage.active).is_(True), Document.status == DocumentStatus.active)
+    )
+    if ids is not None:
+        if not ids:
+            return []
+        stmt = stmt.where(col(Passage.id).in_(ids))
+    return [(p, d, code) for p, d, code in session.exec(stmt).all()]
+
+
 class VectorCache:
     """Vectors by content hash, so unchanged (or duplicate) text is never embedded twice."""
 
@@ -312,17 +329,7 @@ class SearchService:
         return [entry_doc(e, v, d) for e, v, d in entries.live_rows(session, ids=ids)]
 
     def _passage_docs(self, session: Session, ids: list[int] | None) -> list[IndexDoc]:
-        stmt = (
-            select(Passage, Document, Department.code)
-            .join(Document, col(Document.id) == col(Passage.document_id))
-            .join(Department, col(Department.id) == col(Document.department_id), isouter=True)
-            .where(col(Passage.active).is_(True), Document.status == DocumentStatus.active)
-        )
-        if ids is not None:
-            if not ids:
-                return []
-            stmt = stmt.where(col(Passage.id).in_(ids))
-        rows = list(session.exec(stmt).all())
+        rows = servable_passages(session, ids=ids)
         contexts = _contexts(session, [p for p, _, _ in rows])
         return [passage_doc(p, d, code, contexts.get(p.id or 0, "")) for p, d, code in rows]
 

@@ -12,16 +12,16 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from index.hybrid import Hit
 from index.text import normalize
 from kb_service import entries
 from kb_service.db import utcnow
 from kb_service.errors import Invalid
-from kb_service.models import Department, Document, DocumentStatus, Passage, QueryLog
+from kb_service.models import QueryLog
 from kb_service.privacy import mask
-from kb_service.search import SearchService, split_key
+from kb_service.search import SearchService, servable_passages, split_key
 
 FRESHNESS_LABELS = {"fresh": "有效", "due": "待复核", "overdue": "逾期未复核", "expired": "已过期"}
 # After the review date an entry is "due"; this many days later it is "overdue".
@@ -143,19 +143,9 @@ def _recheck(
     entry_ids = [split_key(h.id)[1] for h in hits if split_key(h.id)[0] == "entry"]
     passage_ids = [split_key(h.id)[1] for h in hits if split_key(h.id)[0] == "passage"]
     live = {e.id: (e, v, d) for e, v, d in entries.live_rows(session, ids=entry_ids)}
-    passages: dict[int, tuple[Passage, Document, str | None]] = {}
-    if passage_ids:
-        stmt = (
-            select(Passage, Document, Department.code)
-            .join(Document, col(Document.id) == col(Passage.document_id))
-            .join(Department, col(Department.id) == col(Document.department_id), isouter=True)
-            .where(
-                col(Passage.id).in_(passage_ids),
-                col(Passage.active).is_(True),
-                Document.status == DocumentStatus.active,
-            )
-        )
-        passages = {p.id: (p, d, code) for p, d, code in session.exec(stmt).all() if p.id}
+    passages = {
+        p.id: (p, d, code) for p, d, code in servable_passages(session, ids=passage_ids) if p.id
+    }
     out: list[tuple[dict[str, Any], Hit]] = []
     for hit in hits:
         kind, row_id = split_key(hit.id)

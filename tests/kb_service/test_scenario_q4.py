@@ -19,24 +19,14 @@ from sqlmodel import Session, select
 
 from kb_service.db import freeze
 from kb_service.models import Obligation
+from kb_service.models.entries import CONTENT_FIELDS
 from tests.factories import bearer, content
 
 SH = ZoneInfo("Asia/Shanghai")
 ROOT = Path(__file__).resolve().parents[2]
 CALENDAR = ROOT / "tests" / "data" / "calendar-2027.yaml"
 SECRET = "scenario-secret"
-CONTENT_KEYS = (
-    "question",
-    "similar_questions",
-    "answer",
-    "region",
-    "category",
-    "tags",
-    "sources",
-    "valid_from",
-    "valid_to",
-    "review_interval_days",
-)
+CONTENT_KEYS = CONTENT_FIELDS  # the editable entry fields, in one place
 
 
 @pytest.fixture
