@@ -6,6 +6,7 @@ import json
 import os
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -27,6 +28,18 @@ app.add_typer(entries_app, name="entries")
 
 def _runtime() -> Runtime:
     return Runtime.create(Settings())
+
+
+@contextmanager
+def _running() -> Iterator[Runtime]:
+    """A runtime for one command: a KBError becomes a JSON error and exit 2; always closed."""
+    rt = _runtime()
+    try:
+        yield rt
+    except KBError as exc:
+        _fail(exc)
+    finally:
+        rt.close()
 
 
 def _fail(exc: KBError) -> None:
@@ -55,13 +68,8 @@ def init(
     demo: Annotated[bool, typer.Option(help="同时载入演示知识库和演示令牌")] = True,
 ) -> None:
     """创建/迁移数据库，载入单位表（和演示知识库）。重复执行不会产生重复数据。"""
-    rt = _runtime()
-    try:
+    with _running() as rt:
         report = init_runtime(rt, demo=demo)
-    except KBError as exc:
-        _fail(exc)
-    finally:
-        rt.close()
     typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
 
 
@@ -116,21 +124,15 @@ def token_create(
     """创建用户和访问令牌；令牌只显示这一次。"""
     from kb_service import auth
 
-    rt = _runtime()
-    try:
-        with session_scope(rt.engine) as session:
-            user, token = auth.create_token(
-                session,
-                name=name or f"{role}-{department or 'global'}",
-                role=role,
-                department_code=department,
-                label=label,
-            )
-            out = {"user_id": user.id, "role": role, "department": department, "token": token}
-    except KBError as exc:
-        _fail(exc)
-    finally:
-        rt.close()
+    with _running() as rt, session_scope(rt.engine) as session:
+        user, token = auth.create_token(
+            session,
+            name=name or f"{role}-{department or 'global'}",
+            role=role,
+            department_code=department,
+            label=label,
+        )
+        out = {"user_id": user.id, "role": role, "department": department, "token": token}
     typer.echo(json.dumps(out, ensure_ascii=False))
 
 
@@ -143,17 +145,11 @@ def entries_import(
     from ingestion.entries_io import import_file
     from kb_service.principals import SYSTEM
 
-    rt = _runtime()
-    try:
-        with session_scope(rt.engine) as session:
-            from kb_service import bootstrap
+    with _running() as rt, session_scope(rt.engine) as session:
+        from kb_service import bootstrap
 
-            bootstrap.seed_departments(session)
-            report = import_file(session, actor=SYSTEM, path=file, department=department)
-    except KBError as exc:
-        _fail(exc)
-    finally:
-        rt.close()
+        bootstrap.seed_departments(session)
+        report = import_file(session, actor=SYSTEM, path=file, department=department)
     typer.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
     if report.rejected:
         raise typer.Exit(1)
@@ -209,8 +205,7 @@ def ingest(
     from kb_service import bootstrap
     from kb_service.principals import SYSTEM
 
-    rt = _runtime()
-    try:
+    with _running() as rt:
         with session_scope(rt.engine) as session:
             bootstrap.seed_departments(session)
             report = ingest_paths(
@@ -218,10 +213,6 @@ def ingest(
             )
         if index:
             rt.search(show_progress=not as_json)
-    except KBError as exc:
-        _fail(exc)
-    finally:
-        rt.close()
     _print_json(report.as_dict(), as_json=as_json)
     if report.rejected:
         raise typer.Exit(1)
@@ -260,18 +251,13 @@ def repeal(
     from kb_service import documents
     from kb_service.principals import SYSTEM
 
-    rt = _runtime()
-    try:
+    with _running() as rt:
         with session_scope(rt.engine) as session:
             doc = documents.repeal(
                 session, actor=SYSTEM, doc_id=doc_id, superseded_by=superseded_by, reason=reason
             )
             out = {"doc_id": doc.doc_id, "status": str(doc.status)}
         rt.search(show_progress=False)
-    except KBError as exc:
-        _fail(exc)
-    finally:
-        rt.close()
     typer.echo(json.dumps(out, ensure_ascii=False))
 
 
@@ -393,19 +379,13 @@ def tickets_list(
     from kb_service import tickets
     from kb_service.principals import SYSTEM
 
-    rt = _runtime()
-    try:
-        with session_scope(rt.engine) as session:
-            rows = [
-                tickets.to_public(session, t)
-                for t in tickets.list_tickets(
-                    session, actor=SYSTEM, department=department, status=status
-                )
-            ]
-    except KBError as exc:
-        _fail(exc)
-    finally:
-        rt.close()
+    with _running() as rt, session_scope(rt.engine) as session:
+        rows = [
+            tickets.to_public(session, t)
+            for t in tickets.list_tickets(
+                session, actor=SYSTEM, department=department, status=status
+            )
+        ]
     for t in rows:
         typer.echo(json.dumps(t, ensure_ascii=False))
 
@@ -430,8 +410,7 @@ def tickets_act(
         "close": "closed",
         "callback": "callback",
     }
-    rt = _runtime()
-    try:
+    with _running() as rt:
         if action not in kinds:
             raise KBError("action_invalid", f"未知的工单操作“{action}”")
         detail = {
@@ -455,10 +434,6 @@ def tickets_act(
                 calendar=rt.calendar,
             )
             out = tickets.to_public(session, t)
-    except KBError as exc:
-        _fail(exc)
-    finally:
-        rt.close()
     typer.echo(json.dumps(out, ensure_ascii=False))
 
 
@@ -514,14 +489,8 @@ def report(
     from api.routes.freshness import build_report
     from kb_service import reports
 
-    rt = _runtime()
-    try:
-        with session_scope(rt.engine) as session:
-            body, _ = reports.render(build_report(session, runtime=rt, period=chosen[0]), format)
-    except KBError as exc:
-        _fail(exc)
-    finally:
-        rt.close()
+    with _running() as rt, session_scope(rt.engine) as session:
+        body, _ = reports.render(build_report(session, runtime=rt, period=chosen[0]), format)
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_bytes(body)
