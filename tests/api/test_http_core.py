@@ -34,6 +34,11 @@ def http_client(runtime, seeded, tmp_path):
     core.stop()
 
 
+def _ticket_status(engine) -> str:
+    with Session(engine) as s:
+        return str(s.exec(select(Ticket)).one().status)
+
+
 def _signed(body: dict, *, secret: str = SECRET, ts: int | None = None) -> tuple[bytes, dict]:
     raw = json.dumps(body, ensure_ascii=False).encode()
     ts = ts if ts is not None else int(time.time())
@@ -55,12 +60,13 @@ def test_ticket_is_delivered_once_and_events_come_back_signed(http_client, token
     assert out["ticket"]["status"] == "pending"
     with Session(engine) as s:
         assert s.exec(select(Outbox)).one().idempotency_key == no
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and core.received()["distinct"] < 1:
+    # The core records the ticket before it answers, and the dispatcher marks the ticket open
+    # only after that answer: wait for the second, which implies the first.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and _ticket_status(engine) != "open":
         time.sleep(0.1)
+    assert _ticket_status(engine) == "open"
     assert core.received()["keys"] == [no]
-    with Session(engine) as s:
-        assert s.exec(select(Ticket)).one().status == "open"
 
     event = {
         "event_id": str(uuid.uuid4()),
