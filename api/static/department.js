@@ -325,12 +325,12 @@
             onclick: () => { showTab($("tab-entries")); openEntry(r.id); },
           }, `编辑：${r.question}`)))
           : el("p", { class: "muted" }, "暂无相关条目，可新建条目"),
-        ob.closed_at || ob.fulfilled_at
+        ob.fulfilled_at
           ? el("p", { class: "muted" }, `已办结${ob.fulfilment_label ? `：${ob.fulfilment_label}` : ""}`)
           : null,
-        ob.closed_at || ob.fulfilled_at ? null : el("label", { for: `ob-reason-${ob.id}` }, "确认说明（现有口径仍然准确时填写，必填）"),
-        ob.closed_at || ob.fulfilled_at ? null : reason,
-        ob.closed_at || ob.fulfilled_at ? null : el("div", { class: "actions" }, el("button", {
+        ob.fulfilled_at ? null : el("label", { for: `ob-reason-${ob.id}` }, "确认说明（现有口径仍然准确时填写，必填）"),
+        ob.fulfilled_at ? null : reason,
+        ob.fulfilled_at ? null : el("div", { class: "actions" }, el("button", {
           type: "button", class: "primary",
           onclick: async () => {
             if (!reason.value.trim()) {
@@ -369,11 +369,13 @@
       const report = await api("/api/v1/documents", { method: "POST", form });
       statusNode.textContent = "解析完成";
       const c = report.counts || {};
+      // The summary lists the locators (第一条, …) added, changed and removed: show how many.
+      const count = (v) => (Array.isArray(v) ? v.length : v || 0);
       $("upload-report").replaceChildren(el("section", { class: "card" },
         el("h3", {}, "解析报告"),
         el("p", {}, `文件 ${c.documents || 0} 份，段落 ${c.passages || 0} 段，条目 ${c.entries || 0} 条，未通过 ${c.rejected || 0} 项`),
         el("ul", {}, (report.documents || []).map((d) => el("li", {},
-          `${d.doc_no || ""} ${d.title || ""}（第 ${d.version} 版，${d.passages} 段；新增 ${(d.summary || {}).added || 0}、修改 ${(d.summary || {}).changed || 0}、删除 ${(d.summary || {}).removed || 0}）`))),
+          `${d.doc_no || ""} ${d.title || ""}（第 ${d.version} 版，${d.passages} 段；新增 ${count((d.summary || {}).added)}、修改 ${count((d.summary || {}).changed)}、删除 ${count((d.summary || {}).removed)}）`))),
         (report.rejected || []).length
           ? el("div", {}, el("h3", {}, "未通过的内容"),
             el("ul", {}, report.rejected.map((r) => el("li", { class: "error" }, `${r.input || ""}${r.line ? ` 第 ${r.line} 行` : ""}：${r.detail}`))))

@@ -135,6 +135,24 @@ def sign_in(browser: Any, live_server: LiveServer) -> Iterator[Any]:
         ctx.close()
 
 
+@pytest.fixture
+def api(browser: Any, live_server: LiveServer) -> Iterator[Any]:
+    """api(role) → a Playwright request context calling the HTTP API with that role's token."""
+    contexts: list[Any] = []
+
+    def _api(role: str) -> Any:
+        ctx = browser.new_context(
+            base_url=live_server.url,
+            extra_http_headers={"Authorization": f"Bearer {live_server.tokens[role]}"},
+        )
+        contexts.append(ctx)
+        return ctx.request
+
+    yield _api
+    for ctx in contexts:
+        ctx.close()
+
+
 @pytest.fixture(scope="session")
 def screenshots() -> Path:
     """Where the page screenshots go (committed with the docs)."""

@@ -1,11 +1,14 @@
-"""End to end in Debian Chromium: operator, emergency, edit → review → serve, manager report."""
+"""End to end in Debian Chromium: operator, emergency, edit → review → serve, manager report,
+department obligations inbox and policy-file upload."""
 
 from __future__ import annotations
 
 import re
 import zipfile
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import expect
@@ -119,3 +122,80 @@ def test_manager_opens_the_dashboard_and_downloads_a_report(
     target = tmp_path / download.suggested_filename
     download.save_as(str(target))
     assert zipfile.is_zipfile(target), "the report is not an XLSX (zip) file"
+
+
+def test_editor_confirms_a_closed_tickets_obligation_in_the_inbox(sign_in: Any, api: Any) -> None:
+    text = "请问12345热线能否通过微信公众号提交诉求"
+    r = api("operator").post(
+        "/api/v1/tickets", data={"text": text, "type": "consultation", "department": "hotline"}
+    )
+    assert r.ok, r.text()
+    ticket_no = r.json()["ticket_no"]
+    r = api("editor").post(f"/api/v1/tickets/{ticket_no}/close", data={"result": "已答复来电人"})
+    assert r.ok, r.text()
+    inbox = api("editor").get("/api/v1/departments/hotline/obligations").json()
+    ob = next(o for o in inbox if o["ticket_no"] == ticket_no)
+    due = datetime.fromisoformat(ob["due_at"]).astimezone(ZoneInfo("Asia/Shanghai"))
+
+    page = sign_in("editor")
+    tab = page.get_by_role("tab", name="待办义务")
+    tab.click()
+    expect(tab).to_have_attribute("aria-selected", "true")
+    expect(page.locator("#ob-status")).to_contain_text("最早到期的在前")
+    item = page.locator("#obligations li").filter(has_text=ticket_no)
+    expect(item.locator("h3")).to_have_text("工单办结后知识更新 · 待办")
+    expect(item.locator("blockquote")).to_have_text(text)
+    expect(item).to_contain_text(f"到期：{due:%Y-%m-%d %H:%M} · 工单 {ticket_no}")
+    confirm = item.get_by_role("button", name="确认无需修改")
+    confirm.click()
+    expect(item.get_by_role("status")).to_have_text("请填写确认说明")
+    item.get_by_label("确认说明").fill("现有口径仍然准确，无需修改")
+    confirm.click()
+    expect(page.locator("#toast")).to_have_text("已确认")
+    expect(item.locator("h3")).to_have_text("工单办结后知识更新 · 按时完成")
+    expect(item).to_contain_text("已办结：确认无需修改")
+    expect(confirm).to_have_count(0)
+    still_open = api("editor").get(
+        "/api/v1/departments/hotline/obligations", params={"state": "open"}
+    )
+    assert ticket_no not in [o["ticket_no"] for o in still_open.json()]
+
+
+POLICY = """西宁市12345政务服务便民热线知识库管理办法
+
+宁政办〔2026〕88号
+
+第一条 为规范12345政务服务便民热线知识库的建设和管理，提高答复的准确性，制定本办法。
+
+第二条 各承办单位应当在咨询类工单办结后两个工作日内，更新本单位的相关知识条目。
+
+第三条 本办法自印发之日起施行。
+"""
+
+
+def test_editor_uploads_a_policy_file_and_reads_the_report(sign_in: Any, tmp_path: Path) -> None:
+    policy = tmp_path / "知识库管理办法.md"
+    policy.write_text(POLICY, encoding="utf-8")
+    empty = tmp_path / "空白.txt"
+    empty.write_bytes(b"")
+
+    page = sign_in("editor")
+    page.get_by_role("tab", name="文件上传").click()
+    upload = page.get_by_label(re.compile("^文件（"))
+    status = page.locator("#upload-status")
+    report = page.locator("#upload-report")
+    upload.set_input_files(policy)
+    page.get_by_role("button", name="上传并解析").click()
+    expect(status).to_have_text("解析完成")
+    expect(report.get_by_role("heading", name="解析报告")).to_be_visible()
+    expect(report).to_contain_text("文件 1 份，段落 3 段，条目 0 条，未通过 0 项")
+    expect(report.locator("li")).to_have_text(
+        re.compile(r"宁政办〔2026〕88号 .*知识库管理办法（第 1 版，3 段；新增 3、修改 0、删除 0）")
+    )
+    expect(report.get_by_role("heading", name="未通过的内容")).to_have_count(0)
+
+    upload.set_input_files(empty)
+    page.get_by_role("button", name="上传并解析").click()
+    expect(report).to_contain_text("文件 0 份，段落 0 段，条目 0 条，未通过 1 项")
+    expect(report.get_by_role("heading", name="未通过的内容")).to_be_visible()
+    expect(report.locator("li.error")).to_have_text("空白.txt：文件为空，没有可导入的内容")
