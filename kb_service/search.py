@@ -88,6 +88,7 @@ def passage_doc(
             "category": "政策文件",
         },
         context=context,
+        group=f"document:{passage.document_id}",
     )
 
 

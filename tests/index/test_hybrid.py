@@ -175,10 +175,57 @@ def test_stale_tokens_are_recomputed_on_load(
     assert loaded.search("公积金提取", k=1)[0].id == 3
 
 
-def test_weighted_fusion_mode(tokenizer: Tokenizer) -> None:
-    idx = HybridIndex(FakeEncoder(64), tokenizer=tokenizer, fusion="weighted")
+def test_rrf_fusion_mode(tokenizer: Tokenizer) -> None:
+    idx = HybridIndex(FakeEncoder(64), tokenizer=tokenizer, fusion="rrf")
     idx.upsert(DOCS)
     assert idx.search("公积金提取", k=1)[0].id == 3
+    assert idx.search("社保卡丢了怎么补办", k=1)[0].exact  # the exact boost works in RRF too
+
+
+def _passages(group: str, first_id: int, n: int, text: str) -> list[IndexDoc]:
+    return [
+        IndexDoc(
+            id=first_id + i, kind="passage", title="", text=f"{text}（第{i + 1}段）", group=group
+        )
+        for i in range(n)
+    ]
+
+
+def test_passages_of_one_document_are_diversified(tokenizer: Tokenizer) -> None:
+    # Four passages of document A (cosine 1.0) and one of document B (cosine 0.9), same words.
+    docs = [
+        *_passages("document:A", 100, 4, "公积金提取需要身份证和购房合同"),
+        *_passages("document:B", 200, 1, "公积金提取需要身份证和购房合同"),
+        *_passages("document:C", 300, 3, "居住证到派出所申请"),  # neither words nor meaning
+    ]
+    basis = np.eye(64, dtype=np.float32)
+    b_vec = 0.9 * basis[0] + math.sqrt(1 - 0.81) * basis[1]
+    vectors = np.stack([basis[0]] * 4 + [b_vec] + [basis[2]] * 3)
+    query = "公积金提取 购房合同"
+
+    flat = HybridIndex(FakeEncoder(64), tokenizer=tokenizer, group_decay=1.0)
+    flat.upsert(docs, vectors=vectors)
+    flat_ids = [h.id for h in flat.search(query, k=5, query_vector=basis[0])]
+    assert set(flat_ids[:4]) == {100, 101, 102, 103} and flat_ids[4] == 200
+
+    diverse = HybridIndex(FakeEncoder(64), tokenizer=tokenizer)
+    diverse.upsert(docs, vectors=vectors)
+    ids = [h.id for h in diverse.search(query, k=5, query_vector=basis[0])]
+    assert ids[1] == 200  # B's best passage right after A's best, before A's second
+    assert sorted(ids) == [100, 101, 102, 103, 200]  # nothing is dropped, only reordered
+
+
+def test_group_decay_is_validated(tokenizer: Tokenizer) -> None:
+    with pytest.raises(ValueError):
+        HybridIndex(FakeEncoder(64), tokenizer=tokenizer, group_decay=0.0)
+
+
+def test_exact_question_beats_any_fused_score(tokenizer: Tokenizer) -> None:
+    idx = HybridIndex(FakeEncoder(64), tokenizer=tokenizer)
+    idx.upsert(DOCS)
+    hits = idx.search("公积金怎么提取", k=3)
+    assert hits[0].id == 3 and hits[0].exact
+    assert hits[0].score > idx.dense_weight + idx.sparse_weight >= max(h.score for h in hits[1:])
 
 
 def test_concurrent_searches_and_writes(index: HybridIndex) -> None:
