@@ -31,6 +31,8 @@ def create_app(
         app.state.runtime = rt
         if with_search:
             search = rt.search()  # loads the model (warm-up) and the index before serving
+            if settings.warm_up:
+                rt.warm_up_routing()  # the emergency example sentences, before the first call
             search.start()
             app.state.after_commit = search.notify
         dispatcher = rt.dispatcher()

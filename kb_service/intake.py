@@ -49,21 +49,68 @@ class RulesCache:
             return self._rules, version
 
 
+# Caller texts whose vectors are kept (one intake asks for the same text once per rule).
+_RECENT_TEXTS = 64
+
+
 def make_similarity(encode_queries: Callable[[list[str]], np.ndarray]) -> Similarity:
-    """Max cosine between the text and example utterances (example vectors cached)."""
-    cache: dict[str, np.ndarray] = {}
+    """Max cosine between the text and example utterances.
+
+    Example vectors are cached for good (the rules change rarely), stacked per example list so a
+    comparison is one matrix product; the last few caller texts are cached too, so the rules of
+    one intake encode its text once.
+    """
+    vectors: dict[str, np.ndarray] = {}
+    stacks: dict[tuple[str, ...], np.ndarray] = {}
+    recent: dict[str, np.ndarray] = {}
     lock = threading.Lock()
 
-    def similarity(text: str, examples: Sequence[str]) -> float:
-        todo = [e for e in examples if e not in cache]
+    def stack(examples: Sequence[str]) -> np.ndarray:
+        key = tuple(examples)
+        found = stacks.get(key)
+        if found is not None:
+            return found
+        todo = list(dict.fromkeys(e for e in examples if e not in vectors))
         if todo:
             vecs = encode_queries(todo)
             with lock:
-                cache.update(zip(todo, vecs, strict=True))
-        q = encode_queries([text])[0]
-        return float(max(float(q @ cache[e]) for e in examples)) if examples else 0.0
+                vectors.update(zip(todo, vecs, strict=True))
+        matrix = np.stack([vectors[e] for e in examples]).astype(np.float32)
+        with lock:
+            stacks[key] = matrix
+        return matrix
+
+    def query(text: str) -> np.ndarray:
+        found = recent.get(text)
+        if found is None:
+            found = np.asarray(encode_queries([text])[0], dtype=np.float32)
+            with lock:
+                if len(recent) >= _RECENT_TEXTS:
+                    recent.pop(next(iter(recent)))
+                recent[text] = found
+        return found
+
+    def similarity(text: str, examples: Sequence[str]) -> float:
+        if not examples:
+            return 0.0
+        return float((stack(examples) @ query(text)).max())
 
     return similarity
+
+
+def warm_up_similarity(rules: RuleSet, similarity: Similarity) -> int:
+    """Encode every `similar_to` example list of the rules now; returns how many lists."""
+    lists = [
+        examples
+        for rule in rules.rules
+        for cond in (*rule.all, *rule.any)
+        if cond.similar_to is not None
+        for examples in (cond.similar_to.examples, cond.similar_to.unlike)
+        if examples
+    ]
+    for examples in lists:
+        similarity("", examples)
+    return len(lists)
 
 
 def decision_json(decision: Decision) -> dict[str, Any]:

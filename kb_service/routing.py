@@ -115,12 +115,26 @@ def _as_list(value: Any) -> Any:
 
 
 class SimilarTo(BaseModel):
-    """Semantic condition: similarity(text, examples) must reach `threshold`."""
+    """Semantic condition: nearest-example similarity, optionally against contrast examples.
+
+    Holds when the text's best similarity to `examples` reaches `threshold` and, when `unlike`
+    is given, beats its best similarity to `unlike` by at least `margin`. Cosines of e5-style
+    models sit in a narrow band (0.8-0.95), so a bare threshold separates poorly; "closer to the
+    emergencies than to anything calm we know" is what generalises to new phrasings.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     examples: list[str] = Field(min_length=1)
     threshold: float = Field(gt=0, le=1)
+    unlike: list[str] = Field(default_factory=list)
+    margin: float = Field(default=0.0, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _margin_needs_unlike(self) -> SimilarTo:
+        if self.margin and not self.unlike:
+            raise ValueError("设置了 margin 就要给出 unlike（对照例句）")
+        return self
 
 
 class Condition(BaseModel):
@@ -191,11 +205,13 @@ class Condition(BaseModel):
         if self.category_in and ctx.item.category not in self.category_in:
             return False
         if self.similar_to is not None:
-            if ctx.similarity is None:
+            score = ctx.similar(self.similar_to)
+            if score is None or score < self.similar_to.threshold:
                 return False
-            score = ctx.similarity(ctx.item.text, self.similar_to.examples)
-            if score < self.similar_to.threshold:
-                return False
+            if self.similar_to.unlike:
+                contrast = ctx.similarity_to(self.similar_to.unlike)
+                if contrast is None or score - contrast < self.similar_to.margin:
+                    return False
         return True
 
 
@@ -282,6 +298,14 @@ class Rule(BaseModel):
         elif self.ticket_type is not None or self.department is not None or self.complex:
             raise ValueError("只有工单规则（ticket）才能设置 ticket_type、department 或 complex")
         return self
+
+    def closeness(self, ctx: _Context) -> float:
+        """How close the text is to this rule's `similar_to` examples (1.0 without any)."""
+        scores = [
+            ctx.similar(c.similar_to) for c in (*self.all, *self.any) if c.similar_to is not None
+        ]
+        known = [x for x in scores if x is not None]
+        return max(known) if known else 1.0
 
     def matches(self, ctx: _Context) -> bool:
         """True when no veto word is present and the conditions hold on the guarded text."""
@@ -641,6 +665,19 @@ class _Context:
     similarity: Similarity | None
     tokenize: Tokenize | None
     _tokens: dict[str, frozenset[str]] = field(default_factory=dict)
+    _similar: dict[tuple[str, ...], float | None] = field(default_factory=dict)
+
+    def similarity_to(self, examples: Sequence[str]) -> float | None:
+        """Best similarity of the item's text to `examples` (None without an encoder)."""
+        if self.similarity is None:
+            return None
+        key = tuple(examples)
+        if key not in self._similar:
+            self._similar[key] = self.similarity(self.item.text, examples)
+        return self._similar[key]
+
+    def similar(self, cond: SimilarTo) -> float | None:
+        return self.similarity_to(cond.examples)
 
     def tokens(self, text: str) -> frozenset[str] | None:
         if self.tokenize is None:
@@ -651,7 +688,20 @@ class _Context:
 
 
 def _first(rules: Iterable[Rule], ctx: _Context) -> Rule | None:
-    return next((r for r in rules if r.matches(ctx)), None)
+    """The first matching rule by priority; among equal priorities, the closest `similar_to`.
+
+    Rules of one priority that decide by example sentences (one per emergency number, say)
+    compete on how close the text is to each one's examples; file order breaks exact ties.
+    """
+    ordered = list(rules)
+    for n, rule in enumerate(ordered):
+        if not rule.matches(ctx):
+            continue
+        peers = [r for r in ordered[n + 1 :] if r.priority == rule.priority and r.matches(ctx)]
+        if not peers:
+            return rule
+        return max([rule, *peers], key=lambda r: r.closeness(ctx))  # max keeps the first on ties
+    return None
 
 
 def decide(

@@ -136,6 +136,19 @@ class Runtime:
                 self._similarity = make_similarity(self.encoder.encode_queries)
             return self._similarity
 
+    def warm_up_routing(self) -> int:
+        """Encode the example sentences of the rules in force (else the first intake pays)."""
+        similarity = self.similarity()
+        if similarity is None:
+            return 0
+        from sqlmodel import Session
+
+        from kb_service.intake import warm_up_similarity
+
+        with Session(self.engine) as session:
+            rules, _ = self.rules_cache.current(session)
+        return warm_up_similarity(rules, similarity)
+
     def related_entries(self, text: str, department: str) -> list[int]:
         """The department's entries closest in meaning to a text (for refresh obligations)."""
         from kb_service.search import split_key

@@ -153,3 +153,45 @@ def test_kill_9_during_indexing_then_restart_and_doctor_agrees(cli_env, tmp_path
     r = _kb(cli_env, "doctor")
     assert r.returncode == 0, r.stdout + r.stderr
     assert json.loads(r.stdout.strip().splitlines()[-1])["ok"] is True
+
+
+# --- routing by example sentences with the real model -----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def semantic_routing(real_encoder):
+    from kb_service.intake import make_similarity, warm_up_similarity
+    from kb_service.routing import RuleSet
+
+    rules = RuleSet.default()
+    similarity = make_similarity(real_encoder.encode_queries)
+    assert warm_up_similarity(rules, similarity) == 8  # four example lists, four contrast lists
+    return rules, similarity
+
+
+def _decide(rules, similarity, text):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from kb_service.routing import IntakeItem, decide
+
+    at = datetime(2026, 9, 24, 10, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
+    item = IntakeItem(text=text, region="西宁市", at=at)
+    return decide(item, rules=rules, answerable=False, similarity=similarity)
+
+
+def test_an_emergency_no_keyword_names_is_diverted_by_its_examples(semantic_routing) -> None:
+    rules, similarity = semantic_routing
+    text = "孩子把一整瓶药都吃下去了"  # no keyword rule fires on this
+    assert _decide(rules, None, text).action == "ticket"
+    decision = _decide(rules, similarity, text)
+    assert (decision.action, decision.divert_to) == ("divert", "120")
+    assert decision.rule_id == "divert-120-similar" and decision.say
+
+
+@pytest.mark.parametrize(
+    "text", ["我想问问小区消防设施多久检查一次", "医院的急诊收费太贵了我要反映"]
+)
+def test_calm_questions_near_emergencies_are_not_diverted(semantic_routing, text) -> None:
+    rules, similarity = semantic_routing
+    assert _decide(rules, similarity, text).action != "divert"

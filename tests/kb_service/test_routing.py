@@ -296,6 +296,67 @@ def test_similar_to_uses_the_injected_callable_and_is_false_without_it() -> None
     assert miss.action is Action.TICKET
 
 
+NEAREST = """
+version: 3
+rules:
+  - id: near-110
+    priority: 5
+    action: divert
+    divert_to: 110
+    say: 转接110
+    similar_to: {examples: [有人打架], threshold: 0.8, unlike: [问个事], margin: 0.05}
+  - id: near-120
+    priority: 5
+    action: divert
+    divert_to: 120
+    say: 转接120
+    similar_to: {examples: [有人晕倒], threshold: 0.8, unlike: [问个事], margin: 0.05}
+"""
+
+
+def _table_similarity(table: dict[str, dict[str, float]]) -> tuple[list[tuple], object]:
+    calls: list[tuple] = []
+
+    def sim(text: str, examples: Sequence[str]) -> float:
+        calls.append((text, tuple(examples)))
+        return table[text][examples[0]]
+
+    return calls, sim
+
+
+def test_equal_priority_similar_rules_compete_on_closeness() -> None:
+    rules = RuleSet.load(NEAREST, service_routes={})
+    calls, sim = _table_similarity(
+        {
+            "他倒在地上了": {"有人打架": 0.86, "有人晕倒": 0.93, "问个事": 0.80},
+            "他们动手了": {"有人打架": 0.92, "有人晕倒": 0.88, "问个事": 0.80},
+        }
+    )
+    first = decide(item("他倒在地上了"), rules=rules, answerable=False, similarity=sim)
+    assert (first.divert_to, first.rule_id) == ("120", "near-120")  # not the first in the file
+    # Each example list is compared once per decision, however many rules look at it.
+    assert sorted(calls) == sorted(set(calls)) and len(calls) == 3
+    second = decide(item("他们动手了"), rules=rules, answerable=False, similarity=sim)
+    assert second.divert_to == "110"
+
+
+def test_similar_to_needs_the_margin_over_the_calm_examples() -> None:
+    rules = RuleSet.load(NEAREST, service_routes={})
+    _, sim = _table_similarity(
+        {"打听个事": {"有人打架": 0.90, "有人晕倒": 0.89, "问个事": 0.88}}  # close, but calmer
+    )
+    assert decide(item("打听个事"), rules=rules, answerable=False, similarity=sim).action is (
+        Action.TICKET
+    )
+
+
+def test_a_margin_without_contrast_examples_is_refused() -> None:
+    bad = NEAREST.replace(", unlike: [问个事], margin: 0.05}", ", margin: 0.05}", 1)
+    with pytest.raises(Invalid) as err:
+        RuleSet.load(bad, service_routes={})
+    assert "unlike" in str(err.value)
+
+
 def test_terms_use_tokens_when_a_tokenizer_is_given() -> None:
     rules = RuleSet.load(SIMPLE, service_routes={})
     text = "个税怎么退"
