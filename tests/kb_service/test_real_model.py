@@ -195,3 +195,47 @@ def test_an_emergency_no_keyword_names_is_diverted_by_its_examples(semantic_rout
 def test_calm_questions_near_emergencies_are_not_diverted(semantic_routing, text) -> None:
     rules, similarity = semantic_routing
     assert _decide(rules, similarity, text).action != "divert"
+
+
+# --- knowledge-gap clusters with the real model -----------------------------------------------
+
+
+def test_gap_clusters_group_paraphrases_and_keep_unrelated_apart(seeded, real_encoder) -> None:
+    from datetime import date, datetime
+    from zoneinfo import ZoneInfo
+
+    from kb_service import metrics
+    from kb_service.models import IntakeLog
+
+    texts = [
+        "医保卡在外地看病怎么报销",
+        "公积金怎么提取出来",
+        "异地就医医保怎么结算",
+        "租房可以提取公积金吗",
+        "在外省住院医保能报销吗",
+        "公积金提取要什么材料",
+        "12345晚上有人接电话吗",
+        "小区门口的路灯坏了好久",
+        "孩子上小学怎么报名",
+    ]
+    sh = ZoneInfo("Asia/Shanghai")
+    with Session(seeded) as s:
+        for n, text in enumerate(texts):
+            s.add(
+                IntakeLog(
+                    at=datetime(2026, 10, 12, 9, n, tzinfo=sh),
+                    text=text,
+                    action="ticket",
+                    decision={"answerable": False},
+                )
+            )
+        s.commit()
+        found = metrics.gaps(
+            s, start=date(2026, 10, 1), end=date(2026, 10, 31), encode=real_encoder.encode_queries
+        )
+    groups = sorted(sorted(g["examples"]) for g in found if g["size"] > 1)
+    assert groups == [
+        sorted(["公积金怎么提取出来", "租房可以提取公积金吗", "公积金提取要什么材料"]),
+        sorted(["医保卡在外地看病怎么报销", "异地就医医保怎么结算", "在外省住院医保能报销吗"]),
+    ]
+    assert sorted(g["size"] for g in found) == [1, 1, 1, 3, 3]
