@@ -38,10 +38,15 @@ def create_app(
         dispatcher = rt.dispatcher()
         if dispatcher is not None:
             dispatcher.start()
+        sweeper = rt.sweeper() if settings.sweep_interval_s > 0 else None
+        if sweeper is not None:
+            sweeper.start(settings.sweep_interval_s)
         try:
             yield
         finally:
             app.state.after_commit = None
+            if sweeper is not None:
+                sweeper.close()
             if dispatcher is not None:
                 dispatcher.close()
             if own:

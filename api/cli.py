@@ -438,6 +438,14 @@ def tickets_act(
 
 
 @app.command()
+def sweep() -> None:
+    """记录已到复核期的条目和待复核的文件变更（服务内每小时自动执行，也可由 cron 调用）。"""
+    with _running() as rt:
+        created = rt.sweeper().run_once()
+        typer.echo(json.dumps({"created": created}, ensure_ascii=False))
+
+
+@app.command()
 def reindex() -> None:
     """从数据库完整重建检索索引（带进度条）。"""
     rt = _runtime()

@@ -1,11 +1,12 @@
-"""Rank fusion of dense and sparse result lists.
+"""Fusion of dense and sparse result lists.
 
-The default is reciprocal rank fusion (RRF, Cormack et al. 2009): it needs no score calibration,
-which matters here because BM25 scores are unbounded and vary with the query's length while
-cosines from e5-style models sit in a narrow band (0.8-0.95), so adding raw scores would let one
-side drown the other. Weighted score fusion is kept for callers who have calibrated weights: it
-min-max normalises each list to [0, 1] before the weighted sum, so a list's spread, not its scale,
-decides how much it moves the result.
+Two ways: reciprocal rank fusion (RRF, Cormack et al. 2009), which needs no score calibration,
+and a weighted sum of min-max normalised scores. BM25 scores are unbounded and vary with the
+query's length while cosines from e5-style models sit in a narrow band (0.8-0.95), so raw scores
+must never be added; min-max normalising each list makes a list's spread, not its scale, decide
+how much it moves the result. `index.hybrid` uses the weighted sum by default: with the bundled
+model the dense half is the weaker one, and RRF gives its top ranks as much pull as BM25's
+whatever the margins (see docs/benchmarks.md for the measurements).
 """
 
 from __future__ import annotations

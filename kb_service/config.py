@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     calendar_file: Path | None = None
     default_region: str = "青海省"
     default_review_interval_days: int = Field(default=180, ge=1)
+    # How often the service records review obligations that fell due (0 = never; use `kb sweep`).
+    sweep_interval_s: float = Field(default=3600.0, ge=0)
     # Freshness audit (第二十三条, 第二十七条): working days a department has to refresh the
     # related knowledge after closing a consultation ticket, to answer an operator's knowledge
     # question, and within which a newly issued policy document must be in the knowledge base.

@@ -11,6 +11,7 @@ a new entry, the answer to a knowledge question). Their state is derived, never 
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -230,6 +231,73 @@ def sweep(
         ):
             created += 1
     return created
+
+
+class Sweeper:
+    """Runs `sweep` in the background, at start and then every `interval_s` seconds.
+
+    Review intervals run out and deferred document re-checks pile up whether or not anybody
+    opens an inbox; the manager's counts of open and overdue obligations must not wait for that.
+    `kb sweep` does the same once, for sites that prefer cron.
+    """
+
+    def __init__(
+        self,
+        engine: Any,
+        *,
+        default_review_days: int = 180,
+        calendar: WorkCalendar | None = None,
+        workdays: int = DEFAULT_REFRESH_WORKDAYS,
+    ) -> None:
+        self.engine = engine
+        self.default_review_days = default_review_days
+        self.calendar = calendar
+        self.workdays = workdays
+        self.runs = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def run_once(self, *, now: datetime | None = None) -> int:
+        """One sweep in its own transaction; returns how many obligations it created."""
+        from kb_service.db import session_scope
+
+        with session_scope(self.engine) as session:
+            created = sweep(
+                session,
+                default_review_days=self.default_review_days,
+                calendar=self.calendar,
+                workdays=self.workdays,
+                now=now,
+            )
+        self.runs += 1
+        if created:
+            log.info("freshness sweep: %d new obligation(s)", created)
+        return created
+
+    def start(self, interval_s: float) -> None:
+        """Sweep now and then every interval_s seconds until close()."""
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(
+            target=self._loop, args=(interval_s,), name="kb-freshness-sweep", daemon=True
+        )
+        self._thread.start()
+
+    def _loop(self, interval_s: float) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run_once()
+            except Exception:  # a bad row must not stop future sweeps; the next run retries
+                log.exception("freshness sweep failed; retrying in %.0f s", interval_s)
+            self._stop.wait(interval_s)
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        """Stop the background thread (a running sweep finishes first)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            self._thread = None
 
 
 def sweep_reviews(

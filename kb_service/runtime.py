@@ -185,6 +185,18 @@ class Runtime:
             max_attempts=s.dispatch_max_attempts,
         )
 
+    def sweeper(self) -> Any:
+        """The freshness sweeper over this runtime's database and settings."""
+        from kb_service.freshness import Sweeper
+
+        s = self.settings
+        return Sweeper(
+            self.engine,
+            default_review_days=s.default_review_interval_days,
+            calendar=self.calendar,
+            workdays=s.refresh_workdays,
+        )
+
     def close_search(self) -> None:
         """Stop the index replayer and save its snapshot."""
         with self._lock:

@@ -85,6 +85,7 @@ def settings(tmp_path: Path) -> Settings:
         warm_up=False,
         max_body_bytes=64_000,
         batch_max_items=1000,
+        sweep_interval_s=0,  # no background sweeper racing the test's own writes (tested apart)
     )
 
 

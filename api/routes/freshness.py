@@ -68,7 +68,7 @@ def suggestion_feedback(
 
 
 def _sweep(session: Any, runtime: Runtime) -> None:
-    """Reading the inbox records review obligations that fell due since the last look."""
+    """Reading the inbox also sweeps, so it is exact between two background sweeps."""
     freshness.sweep(
         session,
         default_review_days=runtime.settings.default_review_interval_days,

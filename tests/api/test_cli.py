@@ -91,3 +91,11 @@ def test_export_reimports_to_the_same_state(cli_env: Path, tmp_path: Path) -> No
     # and importing the same file again changes nothing
     code, out = _run("entries", "import", str(out_file))
     assert json.loads(out)["counts"] == {"unchanged": len(exported), "rejected": 0}
+
+
+def test_sweep_once_from_the_command_line(cli_env: Path) -> None:
+    code, out = _run("init", "--no-demo")
+    assert code == 0, out
+    code, out = _run("sweep")
+    assert code == 0, out
+    assert json.loads(out) == {"created": 0}  # nothing has reached its review date yet

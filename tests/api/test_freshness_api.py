@@ -189,3 +189,38 @@ def test_cli_writes_a_monthly_report(tmp_path: Path, monkeypatch: pytest.MonkeyP
         assert data[:2] == b"PK"
     both = CliRunner().invoke(cli_app, ["report", "--month", "2026-10", "--year", "2026"])
     assert both.exit_code == 2
+
+
+def test_the_served_app_sweeps_in_the_background(runtime, seeded) -> None:
+    """Review obligations appear without anybody opening an inbox."""
+    import time
+
+    from fastapi.testclient import TestClient
+    from sqlmodel import Session, select
+
+    from api.app import create_app
+    from kb_service.models import Obligation
+
+    sweeps: list[int] = []
+    real = runtime.sweeper
+
+    def counted():  # type: ignore[no-untyped-def]
+        sw = real()
+        original = sw.run_once
+
+        def run_once(**kw):  # type: ignore[no-untyped-def]
+            sweeps.append(original(**kw))
+            return sweeps[-1]
+
+        sw.run_once = run_once
+        return sw
+
+    runtime.sweeper = counted  # type: ignore[method-assign]
+    runtime.settings.sweep_interval_s = 3600
+    with TestClient(create_app(runtime.settings, runtime=runtime, with_search=False)):
+        deadline = time.monotonic() + 30
+        while not sweeps and time.monotonic() < deadline:
+            time.sleep(0.02)
+    assert sweeps == [0]  # ran once at start, on an empty knowledge base
+    with Session(seeded) as s:
+        assert s.exec(select(Obligation)).all() == []

@@ -66,7 +66,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     from kb_service.runtime import Runtime
 
     root = tmp_path_factory.mktemp("e2e")
-    settings = Settings(data_dir=root / "var", load_demo=False, warm_up=False)
+    # No background sweeper: the pages read the inbox, which sweeps (the sweeper is tested apart).
+    settings = Settings(data_dir=root / "var", load_demo=False, warm_up=False, sweep_interval_s=0)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(f"sqlite:///{root / 'kb.sqlite3'}")
     migrate(engine)

@@ -219,3 +219,49 @@ def test_flag_whose_deadline_needs_an_unknown_year_is_recorded_by_the_sweep(db):
     assert freshness.sweep(db, calendar=cal) == 0
     ob = db.exec(select(Obligation)).one()
     assert ob.kind == "document_change" and ob.due_at == t("2027-01-04 23:59:59.999999")
+
+
+def _wait(predicate, what: str, timeout_s: float = 30.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def test_background_sweeper_records_due_reviews_without_anyone_reading(db, seeded):
+    admin = _actor(db, "admin", None)
+    freeze(t("2026-09-01 10:00"))
+    _live_entry(db, admin, "hotline", review_interval_days=10)
+    db.commit()
+    freeze(t("2026-09-12 10:00"))
+    sweeper = freshness.Sweeper(seeded)
+    sweeper.start(interval_s=3600)
+    try:
+        _wait(lambda: sweeper.runs >= 1, "the first sweep, which runs at start")
+    finally:
+        sweeper.close()
+    with Session(seeded) as s:
+        obs = s.exec(select(Obligation)).all()
+    assert [ob.kind for ob in obs] == ["review_interval"]
+    assert sweeper.run_once() == 0  # idempotent
+
+
+def test_a_failing_sweep_does_not_stop_the_sweeper(seeded, monkeypatch):
+    calls = []
+
+    def flaky(session, **kw):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("database went away")
+        return 0
+
+    monkeypatch.setattr(freshness, "sweep", flaky)
+    sweeper = freshness.Sweeper(seeded)
+    sweeper.start(interval_s=0.01)
+    try:
+        _wait(lambda: sweeper.runs >= 1, "a sweep after the failed one")
+    finally:
+        sweeper.close()
+    assert len(calls) >= 2 and sweeper._thread is None
