@@ -230,18 +230,23 @@ def _wait(predicate, what: str, timeout_s: float = 30.0) -> None:
         time.sleep(0.02)
 
 
+def _swept_once(sweeper: freshness.Sweeper, *, interval_s: float) -> freshness.Sweeper:
+    """Start the background sweeper, wait for one successful sweep, stop it."""
+    sweeper.start(interval_s=interval_s)
+    try:
+        _wait(lambda: sweeper.runs >= 1, "a successful sweep")
+    finally:
+        sweeper.close()
+    return sweeper
+
+
 def test_background_sweeper_records_due_reviews_without_anyone_reading(db, seeded):
     admin = _actor(db, "admin", None)
     freeze(t("2026-09-01 10:00"))
     _live_entry(db, admin, "hotline", review_interval_days=10)
     db.commit()
     freeze(t("2026-09-12 10:00"))
-    sweeper = freshness.Sweeper(seeded)
-    sweeper.start(interval_s=3600)
-    try:
-        _wait(lambda: sweeper.runs >= 1, "the first sweep, which runs at start")
-    finally:
-        sweeper.close()
+    sweeper = _swept_once(freshness.Sweeper(seeded), interval_s=3600)  # runs at start
     with Session(seeded) as s:
         obs = s.exec(select(Obligation)).all()
     assert [ob.kind for ob in obs] == ["review_interval"]
@@ -258,10 +263,5 @@ def test_a_failing_sweep_does_not_stop_the_sweeper(seeded, monkeypatch):
         return 0
 
     monkeypatch.setattr(freshness, "sweep", flaky)
-    sweeper = freshness.Sweeper(seeded)
-    sweeper.start(interval_s=0.01)
-    try:
-        _wait(lambda: sweeper.runs >= 1, "a sweep after the failed one")
-    finally:
-        sweeper.close()
+    sweeper = _swept_once(freshness.Sweeper(seeded), interval_s=0.01)
     assert len(calls) >= 2 and sweeper._thread is None
