@@ -162,11 +162,13 @@ def is_live(entry: Entry, version: EntryVersion | None, *, on: date) -> bool:
 
 
 def live_rows(
-    session: Session, *, ids: list[int] | None = None
+    session: Session, *, ids: list[int] | None = None, reviewed_before: datetime | None = None
 ) -> list[tuple[Entry, EntryVersion, Department]]:
     """Entries that have a live version, with that version and their department.
 
     Validity windows are not applied here (they depend on the day); callers check `is_live`.
+    `reviewed_before` keeps only entries last reviewed (else published) before that instant, or
+    never: the review sweep's pre-filter, so it does not load every entry.
     """
     stmt = (
         select(Entry, EntryVersion, Department)
@@ -184,6 +186,15 @@ def live_rows(
         if not ids:
             return []
         stmt = stmt.where(col(Entry.id).in_(ids))
+    if reviewed_before is not None:
+        reviewed = col(Entry.last_reviewed_at)
+        published = col(Entry.published_at)
+        stmt = stmt.where(
+            or_(
+                reviewed < reviewed_before,
+                and_(reviewed.is_(None), or_(published.is_(None), published < reviewed_before)),
+            )
+        )
     return [(e, v, d) for e, v, d in session.exec(stmt).all()]
 
 

@@ -265,3 +265,14 @@ def test_a_failing_sweep_does_not_stop_the_sweeper(seeded, monkeypatch):
     monkeypatch.setattr(freshness, "sweep", flaky)
     sweeper = _swept_once(freshness.Sweeper(seeded), interval_s=0.01)
     assert len(calls) >= 2 and sweeper._thread is None
+
+
+def test_review_sweep_prefilter_keeps_the_first_minute_of_the_due_day(db):
+    admin = _actor(db, "admin", None)
+    freeze(t("2026-09-01 23:30"))  # published late on local day 09-01: due on 09-11
+    _live_entry(db, admin, "hotline", review_interval_days=10)
+    _live_entry(db, admin, "hotline", question="另一条，按默认复核期", review_interval_days=None)
+    freeze(t("2026-09-10 23:59"))
+    assert freshness.sweep_reviews(db) == 0
+    freeze(t("2026-09-11 00:01"))
+    assert freshness.sweep_reviews(db) == 1  # only the 10-day entry; the other has 180 days
