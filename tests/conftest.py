@@ -20,7 +20,28 @@ from kb_service.db import make_engine, migrate
 from kb_service.runtime import Runtime
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-PG_URL = os.environ.get("KB_TEST_POSTGRES_URL")
+# The PostgreSQL half runs against KB_TEST_POSTGRES_URL; unset, against the machine's own server
+# on 127.0.0.1:5432 when one answers (each session creates and drops its own database there);
+# set to "" to run the SQLite half only.
+PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def _postgres_url() -> str | None:
+    url = os.environ.get("KB_TEST_POSTGRES_URL")
+    if url is not None:
+        return url or None
+    import psycopg
+
+    try:
+        psycopg.connect(
+            "host=127.0.0.1 port=5432 user=postgres dbname=test", connect_timeout=2
+        ).close()
+    except psycopg.Error:
+        return None
+    return PG_DEFAULT
+
+
+PG_URL = _postgres_url()
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BACKENDS = ["sqlite", "postgres"]
 
@@ -40,8 +61,8 @@ def postgres_engine() -> Iterator[Engine]:
     """A fresh PostgreSQL database for this test session, migrated once, dropped at the end."""
     if not PG_URL:
         pytest.skip(
-            "PostgreSQL half skipped: KB_TEST_POSTGRES_URL is not set "
-            "(.ci/run sets it to postgresql+psycopg://postgres@127.0.0.1:5432/test)"
+            "PostgreSQL half skipped: no server answers on 127.0.0.1:5432 and "
+            f"KB_TEST_POSTGRES_URL is not set (e.g. {PG_DEFAULT})"
         )
     admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
     name = f"kb_test_{uuid.uuid4().hex[:10]}"
