@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import zipfile
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -48,6 +48,67 @@ def test_operator_types_a_question_and_adopts_a_suggestion(sign_in: Any, screens
     width = narrow.evaluate("document.documentElement.scrollWidth")
     assert width <= 360, f"sidebar overflows horizontally at 360 px ({width} px)"
     narrow.screenshot(path=str(screenshots / "operator-360.png"))
+
+
+def test_operator_marks_a_suggestion_not_accurate_with_a_reason(sign_in: Any, api: Any) -> None:
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    # One day either side, so a run across midnight still counts the query in the range.
+    span = {
+        "start": (today - timedelta(days=1)).isoformat(),
+        "end": (today + timedelta(days=1)).isoformat(),
+    }
+
+    def outdated() -> tuple[int, int]:
+        r = api("manager").get("/api/v1/metrics", params=span)
+        assert r.ok, r.text()
+        body = r.json()
+        hotline = next((d for d in body["departments"] if d["code"] == "hotline"), None)
+        by_dept = hotline["not_helpful_by_reason"]["outdated"] if hotline else 0
+        return body["overall"]["not_helpful_by_reason"]["outdated"], by_dept
+
+    before = outdated()
+    page = sign_in("operator")
+    ask(page, "12345热线晚上能打通吗")
+    # The page copies the text of the query it rendered into the question box: once that is the
+    # whole text, the cards are the final ones (no later refresh replaces the reason box).
+    expect(page.get_by_label("问题", exact=True)).to_have_value("12345热线晚上能打通吗")
+    card = page.locator("#suggestions .sugg").filter(has_text="24小时").first
+    expect(card).to_be_visible()
+    card.get_by_role("button", name="不准确").click()
+    reasons = card.get_by_role("group", name="不准确的原因")
+    expect(reasons.get_by_role("button")).to_have_text(["过时", "错误", "不完整", "不相关"])
+    reasons.get_by_role("button", name="过时").click()
+    expect(page.locator("#toast")).to_have_text("已记录“过时”反馈，谢谢")
+    expect(card.get_by_text("已反馈：过时")).to_be_visible()
+    expect(reasons).to_have_count(0)
+
+    overall, hotline = outdated()
+    assert overall == before[0] + 1, "the 过时 feedback is not counted overall"
+    assert hotline == before[1] + 1, "the 过时 feedback is not counted for the entry's department"
+
+
+def test_operator_sends_a_knowledge_question_to_a_department(sign_in: Any, api: Any) -> None:
+    text = "请问青海省新能源汽车充电桩安装补贴怎么申请"
+    page = sign_in("operator")
+    ask(page, text)
+    expect(page.locator("#op-status")).to_have_text(re.compile(r"^共 \d+ 条建议$"))
+    page.get_by_text("知识提问（找不到答案时发给单位）").click()
+    question = page.get_by_label("问题", exact=True)
+    expect(question).to_have_value(text)  # filled in from what the caller said
+    page.get_by_label("提问单位").select_option(label="青海省12345政务服务便民热线")
+    page.get_by_role("button", name="发送知识提问").click()
+    expect(page.locator("#kq-result")).to_have_text("知识提问已发送，单位答复后将更新知识库")
+
+    mine = api("operator").get("/api/v1/knowledge-questions")
+    assert mine.ok, mine.text()
+    sent = next(q for q in mine.json() if q["text"] == text)
+    assert sent["kind"] == "knowledge_question"
+    assert sent["department"] == "hotline"
+    assert sent["query_id"] is not None, "the question is not linked to the caller's query"
+    assert sent["answer"] is None
+    inbox = api("editor").get("/api/v1/knowledge-questions")
+    assert inbox.ok, inbox.text()
+    assert sent["id"] in [q["id"] for q in inbox.json()], "the hotline editor does not see it"
 
 
 def test_emergency_shows_the_banner_with_119(sign_in: Any) -> None:
