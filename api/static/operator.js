@@ -74,6 +74,10 @@
   }
 
   function reasonBox(card, result) {
+    if (card.dataset.feedback) {  // one verdict per card: a second click only reminds
+      toast(`已反馈过：${card.dataset.feedback}`);
+      return;
+    }
     const existing = card.querySelector(".reason-box");
     if (existing) {
       existing.remove();
@@ -86,6 +90,7 @@
         onclick: async (event) => {
           event.stopPropagation();
           if (await feedback(result, "not_helpful", code)) {
+            card.dataset.feedback = label;
             box.replaceWith(el("p", { class: "status" }, `已反馈：${label}`));
             toast(`已记录“${label}”反馈，谢谢`);
           }

@@ -81,6 +81,9 @@ def test_operator_marks_a_suggestion_not_accurate_with_a_reason(sign_in: Any, ap
     expect(page.locator("#toast")).to_have_text("已记录“过时”反馈，谢谢")
     expect(card.get_by_text("已反馈：过时")).to_be_visible()
     expect(reasons).to_have_count(0)
+    card.get_by_role("button", name="不准确").click()  # once per card: only a reminder
+    expect(page.locator("#toast")).to_have_text("已反馈过：过时")
+    expect(reasons).to_have_count(0)
 
     overall, hotline = outdated()
     assert overall == before[0] + 1, "the 过时 feedback is not counted overall"
