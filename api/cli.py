@@ -403,16 +403,8 @@ def tickets_act(
     from kb_service import tickets
     from kb_service.principals import SYSTEM
 
-    kinds = {
-        "accept": "accepted",
-        "return": "returned",
-        "extend": "extended",
-        "close": "closed",
-        "callback": "callback",
-    }
     with _running() as rt:
-        if action not in kinds:
-            raise KBError("action_invalid", f"未知的工单操作“{action}”")
+        kind = tickets.event_kind(action)
         detail = {
             k: v
             for k, v in {
@@ -429,7 +421,7 @@ def tickets_act(
                 refresh_workdays=rt.settings.refresh_workdays,
                 actor=SYSTEM,
                 ticket_no=ticket_no,
-                kind=kinds[action],
+                kind=kind,
                 detail=detail,
                 calendar=rt.calendar,
             )

@@ -38,6 +38,21 @@ _RANK = {
     TicketStatus.closed: 4,
 }
 TYPE_LABELS = timelimits.TICKET_TYPE_LABELS
+# What a person does to an embedded-core ticket (API path, CLI word) -> the event it records.
+ACTIONS = {
+    "accept": "accepted",
+    "return": "returned",
+    "extend": "extended",
+    "close": "closed",
+    "callback": "callback",
+}
+
+
+def event_kind(action: str) -> str:
+    """The event kind of an action word; an unknown word is `action_invalid`."""
+    if action not in ACTIONS:
+        raise Invalid("action_invalid", f"未知的工单操作“{action}”")
+    return ACTIONS[action]
 
 
 class TicketCore(Protocol):

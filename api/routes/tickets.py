@@ -139,22 +139,14 @@ def ticket_action(
     runtime: RuntimeDep,
 ) -> dict[str, Any]:
     """accept | return | extend | close | callback (embedded core)."""
-    kinds = {
-        "accept": "accepted",
-        "return": "returned",
-        "extend": "extended",
-        "close": "closed",
-        "callback": "callback",
-    }
-    if action not in kinds:
-        raise Invalid("action_invalid", f"未知的工单操作“{action}”")
+    kind = tickets.event_kind(action)
     t = tickets.act(
         session,
         refresh_workdays=runtime.settings.refresh_workdays,
         related=runtime.related_entries,
         actor=actor,
         ticket_no=ticket_no,
-        kind=kinds[action],
+        kind=kind,
         detail=body.model_dump(exclude_none=True),
         calendar=runtime.calendar,
     )

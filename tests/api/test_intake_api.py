@@ -137,3 +137,14 @@ def test_rules_are_validated_dry_run_and_versioned(client, tokens):
         ).status_code
         == 403
     )
+
+
+def test_an_unknown_ticket_action_is_a_clear_error(client, tokens):
+    r = client.post(
+        "/api/v1/tickets",
+        json={"text": "请问医保异地备案怎么办理", "type": "consultation", "department": "hotline"},
+        headers=bearer(tokens["operator"]),
+    )
+    no = r.json()["ticket_no"]
+    r = client.post(f"/api/v1/tickets/{no}/reopen", json={}, headers=bearer(tokens["editor"]))
+    assert r.status_code == 422 and r.json()["error"] == "action_invalid"
