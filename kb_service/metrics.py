@@ -227,6 +227,16 @@ def _is_consultation(log: IntakeLog) -> bool:
     return log.action == "ticket" and plan.get("type") == "consultation"
 
 
+def _ticket_departments(session: Session, logs: Sequence[IntakeLog]) -> dict[int, int]:
+    """Ticket id -> department id, for the tickets these intake items became."""
+    ids = [log.ticket_id for log in logs if log.ticket_id]
+    return {
+        tk.id: tk.department_id
+        for tk in session.exec(select(Ticket).where(col(Ticket.id).in_(ids or [-1]))).all()
+        if tk.id is not None
+    }
+
+
 def _intake(session: Session, t: _Tallies, *, lo: datetime, hi: datetime) -> None:
     """直接解答率: consultation items answered by an adopted suggestion without a ticket."""
     logs = session.exec(
@@ -244,14 +254,7 @@ def _intake(session: Session, t: _Tallies, *, lo: datetime, hi: datetime) -> Non
         if fb.verdict == FeedbackVerdict.adopted:
             adopted.setdefault(fb.query_id, fb.department_id)
         judged.setdefault(fb.query_id, fb.department_id)
-    ticket_depts = {
-        tk.id: tk.department_id
-        for tk in session.exec(
-            select(Ticket).where(
-                col(Ticket.id).in_([log.ticket_id for log in items if log.ticket_id] or [-1])
-            )
-        ).all()
-    }
+    ticket_depts = _ticket_departments(session, items)
     codes = {d.code: d.id for d in session.exec(select(Department)).all()}
     for log in items:
         direct = log.ticket_id is None and log.query_id in adopted
@@ -453,14 +456,7 @@ def _gap_departments(session: Session, logs: Sequence[IntakeLog]) -> list[tuple[
     """Where each item was routed: its ticket's department, else the planned one."""
     depts = by_id(session)
     names = {d.code: d.name for d in depts.values()}
-    tickets = {
-        tk.id: tk.department_id
-        for tk in session.exec(
-            select(Ticket).where(
-                col(Ticket.id).in_([log.ticket_id for log in logs if log.ticket_id] or [-1])
-            )
-        ).all()
-    }
+    tickets = _ticket_departments(session, logs)
     out: list[tuple[str, str] | None] = []
     for log in logs:
         code: str | None = None
