@@ -305,7 +305,7 @@ def sweep_reviews(
     session: Session, *, default_review_days: int = 180, now: datetime | None = None
 ) -> int:
     """Create a review obligation for every live entry whose review interval ran out."""
-    from kb_service.suggestions import REVIEW_GRACE_DAYS, review_state
+    from kb_service.suggestions import REVIEW_GRACE_DAYS, live_review_state
 
     now = now or utcnow()
     today = entries.today_local(now)
@@ -325,12 +325,8 @@ def sweep_reviews(
     for entry, version, dept in entries.live_rows(session, reviewed_before=cutoff):
         if not entries.is_live(entry, version, on=today):
             continue
-        interval = version.review_interval_days or dept.review_interval_days or default_review_days
-        state, due = review_state(
-            last_reviewed=entry.last_reviewed_at or entry.published_at,
-            interval_days=interval,
-            valid_to=version.valid_to,
-            today=today,
+        state, due = live_review_state(
+            entry, version, dept, default_review_days=default_review_days, today=today
         )
         if state not in ("due", "overdue") or due is None:
             continue

@@ -19,7 +19,7 @@ from index.text import normalize
 from kb_service import entries
 from kb_service.db import utcnow
 from kb_service.errors import Invalid
-from kb_service.models import QueryLog
+from kb_service.models import Department, Entry, EntryVersion, QueryLog
 from kb_service.privacy import mask
 from kb_service.search import SearchService, servable_passages, split_key
 
@@ -62,6 +62,23 @@ def review_state(
     if today <= due + timedelta(days=REVIEW_GRACE_DAYS):
         return "due", due
     return "overdue", due
+
+
+def live_review_state(
+    entry: Entry, version: EntryVersion, dept: Department, *, default_review_days: int, today: date
+) -> tuple[str, date | None]:
+    """`review_state` of an entry's live version, as the sidebar and the review sweep see it.
+
+    Last reviewed: when last confirmed, else when published. Interval: the version's own, else
+    its department's, else the default.
+    """
+    interval = version.review_interval_days or dept.review_interval_days or default_review_days
+    return review_state(
+        last_reviewed=entry.last_reviewed_at or entry.published_at,
+        interval_days=interval,
+        valid_to=version.valid_to,
+        today=today,
+    )
 
 
 def _highlights(text: str, terms: list[str]) -> list[str]:
@@ -155,12 +172,8 @@ def _recheck(
                 continue
             if region and v.region not in (entries.DEFAULT_REGION, region):
                 continue
-            interval = v.review_interval_days or d.review_interval_days or default_review_days
-            state, due = review_state(
-                last_reviewed=e.last_reviewed_at or e.published_at,
-                interval_days=interval,
-                valid_to=v.valid_to,
-                today=today,
+            state, due = live_review_state(
+                e, v, d, default_review_days=default_review_days, today=today
             )
             src = v.sources[0] if v.sources else {}
             out.append(
