@@ -205,7 +205,7 @@ class Condition(BaseModel):
         if self.category_in and ctx.item.category not in self.category_in:
             return False
         if self.similar_to is not None:
-            score = ctx.similar(self.similar_to)
+            score = ctx.similarity_to(self.similar_to.examples)
             if score is None or score < self.similar_to.threshold:
                 return False
             if self.similar_to.unlike:
@@ -302,7 +302,9 @@ class Rule(BaseModel):
     def closeness(self, ctx: _Context) -> float:
         """How close the text is to this rule's `similar_to` examples (1.0 without any)."""
         scores = [
-            ctx.similar(c.similar_to) for c in (*self.all, *self.any) if c.similar_to is not None
+            ctx.similarity_to(c.similar_to.examples)
+            for c in (*self.all, *self.any)
+            if c.similar_to is not None
         ]
         known = [x for x in scores if x is not None]
         return max(known) if known else 1.0
@@ -675,9 +677,6 @@ class _Context:
         if key not in self._similar:
             self._similar[key] = self.similarity(self.item.text, examples)
         return self._similar[key]
-
-    def similar(self, cond: SimilarTo) -> float | None:
-        return self.similarity_to(cond.examples)
 
     def tokens(self, text: str) -> frozenset[str] | None:
         if self.tokenize is None:
