@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 
@@ -23,3 +25,13 @@ def content(**over: Any) -> dict[str, Any]:
     }
     data.update(over)
     return data
+
+
+def wait_for(predicate: Callable[[], object], *, what: str, timeout_s: float = 30.0) -> None:
+    """Poll until predicate() is true; fail naming `what` after timeout_s (a bound, not a goal)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")

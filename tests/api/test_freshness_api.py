@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from api.cli import app as cli_app
-from tests.factories import bearer, content
+from tests.factories import bearer, content, wait_for
 
 
 def _query(client, tokens, text="请问12345热线的知识库由哪个部门负责建设"):
@@ -193,8 +193,6 @@ def test_cli_writes_a_monthly_report(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 def test_the_served_app_sweeps_in_the_background(runtime, seeded) -> None:
     """Review obligations appear without anybody opening an inbox."""
-    import time
-
     from fastapi.testclient import TestClient
     from sqlmodel import Session, select
 
@@ -218,9 +216,7 @@ def test_the_served_app_sweeps_in_the_background(runtime, seeded) -> None:
     runtime.sweeper = counted  # type: ignore[method-assign]
     runtime.settings.sweep_interval_s = 3600
     with TestClient(create_app(runtime.settings, runtime=runtime, with_search=False)):
-        deadline = time.monotonic() + 30
-        while not sweeps and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_for(lambda: sweeps, what="the sweep at start")
     assert sweeps == [0]  # ran once at start, on an empty knowledge base
     with Session(seeded) as s:
         assert s.exec(select(Obligation)).all() == []

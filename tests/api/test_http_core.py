@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 
 from kb_service import outbox
 from kb_service.models import Outbox, Ticket, TicketEvent
-from tests.factories import bearer
+from tests.factories import bearer, wait_for
 from tests.standin.ticket_core import StandIn, free_port
 
 SECRET = "test-secret-Ω"
@@ -62,9 +62,7 @@ def test_ticket_is_delivered_once_and_events_come_back_signed(http_client, token
         assert s.exec(select(Outbox)).one().idempotency_key == no
     # The core records the ticket before it answers, and the dispatcher marks the ticket open
     # only after that answer: wait for the second, which implies the first.
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and _ticket_status(engine) != "open":
-        time.sleep(0.1)
+    wait_for(lambda: _ticket_status(engine) == "open", what="the ticket to open")
     assert _ticket_status(engine) == "open"
     assert core.received()["keys"] == [no]
 

@@ -14,7 +14,7 @@ from kb_service.errors import Conflict, Forbidden, Invalid
 from kb_service.models import EntryContent, Obligation
 from kb_service.principals import Actor
 from kb_service.workdays import WorkCalendar
-from tests.factories import content
+from tests.factories import content, wait_for
 
 SH = ZoneInfo("Asia/Shanghai")
 CAL = WorkCalendar()
@@ -221,20 +221,11 @@ def test_flag_whose_deadline_needs_an_unknown_year_is_recorded_by_the_sweep(db):
     assert ob.kind == "document_change" and ob.due_at == t("2027-01-04 23:59:59.999999")
 
 
-def _wait(predicate, what: str, timeout_s: float = 30.0) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
-
-
 def _swept_once(sweeper: freshness.Sweeper, *, interval_s: float) -> freshness.Sweeper:
     """Start the background sweeper, wait for one successful sweep, stop it."""
     sweeper.start(interval_s=interval_s)
     try:
-        _wait(lambda: sweeper.runs >= 1, "a successful sweep")
+        wait_for(lambda: sweeper.runs >= 1, what="a successful sweep")
     finally:
         sweeper.close()
     return sweeper

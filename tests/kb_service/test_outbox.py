@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -28,18 +27,10 @@ from kb_service import outbox
 from kb_service.db import session_scope, utcnow
 from kb_service.errors import Conflict, NotFound, Unauthorized
 from kb_service.models import Department, Outbox, OutboxStatus, Ticket, TicketStatus
+from tests.factories import wait_for
 from tests.standin.ticket_core import REPO_ROOT, StandIn, free_port
 
 SECRET = "test-secret-热线"
-
-
-def _wait_for(predicate: Callable[[], bool], *, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
 
 
 @pytest.fixture
@@ -241,9 +232,9 @@ def test_every_ticket_arrives_once_through_refusal_500s_timeouts_and_duplicates(
     assert d.run_once(now=t2).retried == 4
     rows = _rows(seeded)
     assert all(r.attempts == 3 and "超时" in (r.last_error or "") for r in rows)
-    deadline = time.monotonic() + 20  # the core's slow handlers are still finishing
-    while standin.received()["distinct"] < 4 and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_for(  # the core's slow handlers are still finishing
+        lambda: standin.received()["distinct"] >= 4, timeout_s=20, what="the slow handlers"
+    )
     assert standin.received()["distinct"] == 4
 
     standin.set_mode("dup_accept")  # and now answers 200 to keys it already has
@@ -366,7 +357,7 @@ def test_sigkill_mid_batch_loses_nothing_and_core_sees_each_key_once(seeded, cor
         stderr=subprocess.DEVNULL,
     )
     try:
-        _wait_for(
+        wait_for(
             lambda: standin.received()["distinct"] >= 40,
             timeout_s=60,
             what="the worker to deliver 40 tickets",
@@ -392,7 +383,7 @@ def test_sigkill_mid_batch_loses_nothing_and_core_sees_each_key_once(seeded, cor
         with Session(seeded) as s:
             return outbox.pending_count(s) == 0
 
-    _wait_for(finished, timeout_s=30, what="the second dispatcher to finish")
+    wait_for(finished, timeout_s=30, what="the second dispatcher to finish")
     d.close()
 
     rows = _rows(seeded)
@@ -439,7 +430,7 @@ def test_background_thread_delivers_and_stops(seeded, core) -> None:
             return outbox.pending_count(s) == 0
 
     try:
-        _wait_for(drained, timeout_s=30, what="the background dispatcher")
+        wait_for(drained, timeout_s=30, what="the background dispatcher")
     finally:
         d.close()
     assert d._thread is None
